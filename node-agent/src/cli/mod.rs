@@ -1,0 +1,7 @@
+//! The `podwire-agent` command line.
+
+use std::process::ExitCode;
+
+pub fn main() -> ExitCode {
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,1 @@
+//! CNI state read from files under the host root.

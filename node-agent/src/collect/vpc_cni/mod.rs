@@ -1,0 +1,1 @@
+//! Amazon VPC CNI state: ipamd's introspection API and its checkpoint file.

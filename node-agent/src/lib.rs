@@ -1,0 +1,9 @@
+//! podwire's node agent: reads one node's kernel and CNI state, read-only, into a
+//! [`NodeSnapshot`](podwire_node_state::NodeSnapshot), and resolves every pod's path with the shared
+//! resolver.
+//!
+//! Namespaces are entered on dedicated, short-lived OS threads (`setns` changes only the calling
+//! thread); nothing here switches the namespace of a thread it does not own.
+
+pub mod cli;
+pub mod collect;
