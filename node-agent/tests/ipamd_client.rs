@@ -6,8 +6,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use common::{
-    OneShotServer, Reply, chunked_response, content_length_response, read_fixture,
-    refused_endpoint,
+    OneShotServer, Reply, chunked_response, content_length_response, read_fixture, refused_endpoint,
 };
 use podwire_agent::collect::vpc_cni::ipamd::{IpamdError, read_enis};
 use podwire_node_state::IpamdShape;
@@ -25,8 +24,14 @@ fn content_length_answer() {
 
     let addr = server.addr;
     let request = server.join().to_ascii_lowercase();
-    assert!(request.starts_with("get /v1/enis http/1.1\r\n"), "{request}");
-    assert!(request.contains(&format!("\r\nhost: {addr}\r\n")), "{request}");
+    assert!(
+        request.starts_with("get /v1/enis http/1.1\r\n"),
+        "{request}"
+    );
+    assert!(
+        request.contains(&format!("\r\nhost: {addr}\r\n")),
+        "{request}"
+    );
 }
 
 #[test]
@@ -46,8 +51,14 @@ fn server_error_status() {
         b"Internal Server Error\n",
     )));
     let error = read_enis(&server.endpoint(), TIMEOUT).unwrap_err();
-    assert!(matches!(&error, IpamdError::Status(s) if s.as_u16() == 500), "{error:?}");
-    assert_eq!(error.to_string(), "ipamd answered HTTP 500 Internal Server Error");
+    assert!(
+        matches!(&error, IpamdError::Status(s) if s.as_u16() == 500),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "ipamd answered HTTP 500 Internal Server Error"
+    );
     server.join();
 }
 
@@ -82,7 +93,8 @@ fn connection_closed_without_an_answer() {
 
 #[test]
 fn body_cut_short() {
-    let mut response = content_length_response("200 OK", &read_fixture("ipamd/v1.22-per-network-card.json"));
+    let mut response =
+        content_length_response("200 OK", &read_fixture("ipamd/v1.22-per-network-card.json"));
     response.truncate(response.len() / 2);
     let server = OneShotServer::start(Reply::Raw(response));
     let error = read_enis(&server.endpoint(), TIMEOUT).unwrap_err();
@@ -99,7 +111,10 @@ fn refused_port() {
     };
     assert_eq!(source.kind(), std::io::ErrorKind::ConnectionRefused);
     assert!(error.is_unreachable());
-    assert_eq!(error.to_string(), format!("cannot connect to ipamd at {endpoint}"));
+    assert_eq!(
+        error.to_string(),
+        format!("cannot connect to ipamd at {endpoint}")
+    );
 }
 
 #[test]

@@ -10,15 +10,15 @@ use podwire_agent::collect::vpc_cni::ipamd::{CidrError, IpamdError, parse_enis};
 use podwire_node_state::{IpamdAddress, IpamdCidr, IpamdEni, IpamdEnis, IpamdShape};
 
 fn parse(fixture: &str) -> IpamdEnis {
-    parse_enis(&read_fixture(&format!("ipamd/{fixture}"))).unwrap()
+    parse_enis(&read_fixture(&format!("ipamd/{fixture}"))).expect("fixture parses")
 }
 
 fn ip(text: &str) -> IpAddr {
-    text.parse().unwrap()
+    text.parse().expect("test address")
 }
 
 fn net(text: &str) -> IpNet {
-    text.parse().unwrap()
+    text.parse().expect("test CIDR")
 }
 
 fn eni<'a>(enis: &'a IpamdEnis, card: usize, id: &str) -> &'a IpamdEni {
@@ -26,11 +26,14 @@ fn eni<'a>(enis: &'a IpamdEnis, card: usize, id: &str) -> &'a IpamdEni {
         .enis
         .iter()
         .find(|e| e.id == id)
-        .unwrap()
+        .expect("ENI in the answer")
 }
 
 fn cidr<'a>(eni: &'a IpamdEni, cidr: &str) -> &'a IpamdCidr {
-    eni.cidrs.iter().find(|c| c.cidr == net(cidr)).unwrap()
+    eni.cidrs
+        .iter()
+        .find(|c| c.cidr == net(cidr))
+        .expect("CIDR on the ENI")
 }
 
 #[test]
@@ -126,12 +129,27 @@ fn v1_22_keyed_by_network_card_with_secondary_ips() {
         .iter()
         .map(|e| (e.device_number, e.route_table_id, e.is_trunk))
         .collect();
-    assert_eq!(order, [(0, Some(254), false), (1, Some(2), false), (2, Some(3), true)]);
+    assert_eq!(
+        order,
+        [
+            (0, Some(254), false),
+            (1, Some(2), false),
+            (2, Some(3), true)
+        ]
+    );
 
     let primary = eni(&enis, 0, "eni-0a1b2c3d4e5f60718");
-    assert_eq!(primary.subnet_id.as_deref(), Some("subnet-04b9c1e3d2a7f6e58"));
+    assert_eq!(
+        primary.subnet_id.as_deref(),
+        Some("subnet-04b9c1e3d2a7f6e58")
+    );
     assert_eq!(primary.cidrs.len(), 4);
-    assert!(primary.cidrs.iter().all(|c| !c.is_prefix && c.capacity() == 1));
+    assert!(
+        primary
+            .cidrs
+            .iter()
+            .all(|c| !c.is_prefix && c.capacity() == 1)
+    );
     let web = &cidr(primary, "192.168.14.10/32").addresses[0];
     assert!(web.assigned);
     assert_eq!(web.pod_name.as_deref(), Some("web-0"));
@@ -173,7 +191,12 @@ fn v1_23_two_network_cards_with_ids_scrubbed() {
     let assigned: Vec<(&str, &str)> = addresses
         .iter()
         .filter(|a| a.assigned)
-        .map(|a| (a.pod_namespace.as_deref().unwrap(), a.pod_name.as_deref().unwrap()))
+        .map(|a| {
+            (
+                a.pod_namespace.as_deref().unwrap(),
+                a.pod_name.as_deref().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         assigned,
@@ -240,7 +263,10 @@ fn v1_6_eni_ip_pools_with_assigned_flags() {
         .flat_map(|c| &c.addresses)
         .map(|a| (a.ip, a.assigned))
         .collect();
-    assert_eq!(in_use, [(ip("192.168.7.21"), true), (ip("192.168.7.140"), false)]);
+    assert_eq!(
+        in_use,
+        [(ip("192.168.7.21"), true), (ip("192.168.7.140"), false)]
+    );
     assert_eq!(eni(&enis, 0, "eni-05e2f7d81c3a90b44").device_number, 2);
 }
 
@@ -266,7 +292,10 @@ fn garbage_is_a_typed_error() {
         ("unknown key", br#"{"status":"ok"}"#),
         ("ENIs not a map", br#"{"TotalIPs":1,"ENIs":[]}"#),
         ("card not an object", br#"{"0":"eni-1"}"#),
-        ("negative device", br#"{"0":{"ENIs":{"eni-1":{"DeviceNumber":-1}}}}"#),
+        (
+            "negative device",
+            br#"{"0":{"ENIs":{"eni-1":{"DeviceNumber":-1}}}}"#,
+        ),
         ("short mask", short_mask.as_bytes()),
         ("holey mask", holey_mask.as_bytes()),
         ("bad address", bad_address.as_bytes()),
@@ -313,7 +342,10 @@ fn garbage_is_a_typed_error() {
 #[test]
 fn errors_read_as_a_sentence_with_their_cause() {
     let error = parse_enis(br#"{"0":{"ENIs":{"eni-1":{"DeviceNumber":"zero"}}}}"#).unwrap_err();
-    assert_eq!(error.to_string(), "network card 0 is not an ENIInfos object");
+    assert_eq!(
+        error.to_string(),
+        "network card 0 is not an ENIInfos object"
+    );
     let cause = std::error::Error::source(&error).unwrap().to_string();
     assert!(cause.contains("invalid type: string \"zero\""), "{cause}");
 }

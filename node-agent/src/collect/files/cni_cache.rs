@@ -225,7 +225,11 @@ fn read_result(result: CachedResult, entry: &mut CniCacheEntry, problems: &mut V
             Ok(address) => entry.ips.push(address),
             Err(_) => problems.push(CniCacheError::BadAddress(ip.address)),
         }
-        match ip.gateway.filter(|g| !g.is_empty()).map(|g| (g.parse::<IpAddr>(), g)) {
+        match ip
+            .gateway
+            .filter(|g| !g.is_empty())
+            .map(|g| (g.parse::<IpAddr>(), g))
+        {
             Some((Ok(gateway), _)) if !entry.gateways.contains(&gateway) => {
                 entry.gateways.push(gateway)
             }
@@ -258,7 +262,9 @@ fn netns_path(entry: &CniCacheEntry, recorded: Option<String>) -> Option<String>
 /// The plugin types, in chain order, and the `cniVersion` of a cached configuration: a list's
 /// `plugins[].type`, or a single configuration's `type`.
 fn decode_config(encoded: &str) -> Result<(Vec<String>, Option<String>), CniCacheError> {
-    let bytes = BASE64.decode(encoded).map_err(CniCacheError::ConfigEncoding)?;
+    let bytes = BASE64
+        .decode(encoded)
+        .map_err(CniCacheError::ConfigEncoding)?;
     let config: CachedConfig = serde_json::from_slice(&bytes).map_err(CniCacheError::ConfigJson)?;
     let types = match config.plugins {
         Some(plugins) => plugins.into_iter().filter_map(|p| p.plugin_type).collect(),

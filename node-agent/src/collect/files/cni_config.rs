@@ -194,8 +194,11 @@ fn plugin_config(
         .plugin_type
         .filter(|t| !t.is_empty())
         .ok_or(CniConfigError::NoType { index })?;
-    let bridge = (plugin_type == "bridge")
-        .then(|| plugin.bridge.unwrap_or_else(|| BRIDGE_PLUGIN_DEFAULT.to_owned()));
+    let bridge = (plugin_type == "bridge").then(|| {
+        plugin
+            .bridge
+            .unwrap_or_else(|| BRIDGE_PLUGIN_DEFAULT.to_owned())
+    });
     let delegate_type = (plugin_type == "flannel").then(|| {
         plugin
             .delegate
@@ -248,9 +251,18 @@ mod tests {
 
     #[test]
     fn formats_follow_libcni_extensions() {
-        assert_eq!(ConfigFormat::of_file("10-aws.conflist"), Some(ConfigFormat::List));
-        assert_eq!(ConfigFormat::of_file("10-bridge.conf"), Some(ConfigFormat::Single));
-        assert_eq!(ConfigFormat::of_file("99-loopback.json"), Some(ConfigFormat::Single));
+        assert_eq!(
+            ConfigFormat::of_file("10-aws.conflist"),
+            Some(ConfigFormat::List)
+        );
+        assert_eq!(
+            ConfigFormat::of_file("10-bridge.conf"),
+            Some(ConfigFormat::Single)
+        );
+        assert_eq!(
+            ConfigFormat::of_file("99-loopback.json"),
+            Some(ConfigFormat::Single)
+        );
         assert_eq!(ConfigFormat::of_file("10-aws.conflist.bak"), None);
         assert_eq!(ConfigFormat::of_file("README"), None);
     }
@@ -271,15 +283,28 @@ mod tests {
     #[test]
     fn refuses_what_libcni_refuses() {
         let cases: [(&[u8], ConfigFormat); 5] = [
-            (br#"{"cniVersion":"1.0.0","plugins":[{"type":"bridge"}]}"#, ConfigFormat::List),
+            (
+                br#"{"cniVersion":"1.0.0","plugins":[{"type":"bridge"}]}"#,
+                ConfigFormat::List,
+            ),
             (br#"{"name":"n"}"#, ConfigFormat::List),
             (br#"{"name":"n","plugins":[]}"#, ConfigFormat::List),
-            (br#"{"name":"n","plugins":[{"type":"bridge"},{"bridge":"x"}]}"#, ConfigFormat::List),
-            (br#"{"name":"n","cniVersion":"0.3.1"}"#, ConfigFormat::Single),
+            (
+                br#"{"name":"n","plugins":[{"type":"bridge"},{"bridge":"x"}]}"#,
+                ConfigFormat::List,
+            ),
+            (
+                br#"{"name":"n","cniVersion":"0.3.1"}"#,
+                ConfigFormat::Single,
+            ),
         ];
         let errors: Vec<String> = cases
             .iter()
-            .map(|(bytes, format)| parse_network_config("/x", bytes, *format).unwrap_err().to_string())
+            .map(|(bytes, format)| {
+                parse_network_config("/x", bytes, *format)
+                    .unwrap_err()
+                    .to_string()
+            })
             .collect();
         assert_eq!(
             errors,

@@ -32,7 +32,10 @@ pub enum SubnetEnvError {
 
 /// Reads flannel's lease. `None` when the file does not exist (the node does not run flannel);
 /// a malformed line is recorded and the rest of the file still read.
-pub fn read_flannel_subnet(root: &HostRoot, errors: &mut Vec<SourceError>) -> Option<FlannelSubnet> {
+pub fn read_flannel_subnet(
+    root: &HostRoot,
+    errors: &mut Vec<SourceError>,
+) -> Option<FlannelSubnet> {
     let bytes = match root.read_optional(SUBNET_ENV) {
         Ok(bytes) => bytes?,
         Err(e) => {
@@ -69,31 +72,45 @@ pub fn parse_subnet_env(text: &str) -> (FlannelSubnet, Vec<SubnetEnvError>) {
             continue;
         };
         let (key, value) = (key.trim(), value.trim());
-        let result = match key {
-            "FLANNEL_NETWORK" => parse_cidr(key, value).map(|v| subnet.network = Some(v)),
-            "FLANNEL_SUBNET" => parse_cidr(key, value).map(|v| subnet.subnet = Some(v)),
-            "FLANNEL_MTU" => value
-                .parse::<u32>()
-                .map(|v| subnet.mtu = Some(v))
-                .map_err(|_| SubnetEnvError::BadNumber {
-                    key: key.to_owned(),
-                    value: value.to_owned(),
-                }),
-            "FLANNEL_IPMASQ" => match value {
-                "true" => Ok(subnet.ipmasq = Some(true)),
-                "false" => Ok(subnet.ipmasq = Some(false)),
-                _ => Err(SubnetEnvError::BadBool {
-                    key: key.to_owned(),
-                    value: value.to_owned(),
-                }),
-            },
-            _ => Ok(()),
-        };
-        if let Err(problem) = result {
-            problems.push(problem);
+        match key {
+            "FLANNEL_NETWORK" => set(&mut subnet.network, parse_cidr(key, value), &mut problems),
+            "FLANNEL_SUBNET" => set(&mut subnet.subnet, parse_cidr(key, value), &mut problems),
+            "FLANNEL_MTU" => set(&mut subnet.mtu, parse_mtu(key, value), &mut problems),
+            "FLANNEL_IPMASQ" => set(&mut subnet.ipmasq, parse_bool(key, value), &mut problems),
+            _ => {}
         }
     }
     (subnet, problems)
+}
+
+fn set<T>(
+    field: &mut Option<T>,
+    parsed: Result<T, SubnetEnvError>,
+    problems: &mut Vec<SubnetEnvError>,
+) {
+    match parsed {
+        Ok(value) => *field = Some(value),
+        Err(problem) => problems.push(problem),
+    }
+}
+
+fn parse_mtu(key: &str, value: &str) -> Result<u32, SubnetEnvError> {
+    value.parse().map_err(|_| SubnetEnvError::BadNumber {
+        key: key.to_owned(),
+        value: value.to_owned(),
+    })
+}
+
+/// flanneld writes Go's `strconv.FormatBool`: exactly `true` or `false`.
+fn parse_bool(key: &str, value: &str) -> Result<bool, SubnetEnvError> {
+    match value {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(SubnetEnvError::BadBool {
+            key: key.to_owned(),
+            value: value.to_owned(),
+        }),
+    }
 }
 
 fn parse_cidr(key: &str, value: &str) -> Result<IpNet, SubnetEnvError> {

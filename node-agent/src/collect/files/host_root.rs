@@ -227,7 +227,11 @@ mod tests {
         fs::create_dir_all(dir.path().join("host/run/flannel")).unwrap();
         fs::create_dir_all(dir.path().join("host/var")).unwrap();
         symlink("../run", dir.path().join("host/var/run")).unwrap();
-        symlink("../../../../../etc", dir.path().join("host/run/flannel/escape")).unwrap();
+        symlink(
+            "../../../../../etc",
+            dir.path().join("host/run/flannel/escape"),
+        )
+        .unwrap();
 
         assert_eq!(
             root.resolve("/var/run/flannel").unwrap(),
@@ -249,7 +253,10 @@ mod tests {
         let root = HostRoot::new(dir.path());
         symlink("/b", dir.path().join("a")).unwrap();
         symlink("/a", dir.path().join("b")).unwrap();
-        assert!(matches!(root.resolve("/a/x"), Err(HostFileError::SymlinkLoop)));
+        assert!(matches!(
+            root.resolve("/a/x"),
+            Err(HostFileError::SymlinkLoop)
+        ));
     }
 
     #[test]

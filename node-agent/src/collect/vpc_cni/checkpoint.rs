@@ -83,7 +83,11 @@ pub struct CheckpointRead {
 /// unreadable or malformed one is recorded.
 pub fn read_checkpoint(root: &HostRoot, errors: &mut Vec<SourceError>) -> CheckpointRead {
     let record = |errors: &mut Vec<SourceError>, e: &dyn std::error::Error| {
-        errors.push(source_error(ErrorSource::IpamCheckpoint, CHECKPOINT_FILE, e));
+        errors.push(source_error(
+            ErrorSource::IpamCheckpoint,
+            CHECKPOINT_FILE,
+            e,
+        ));
     };
     let present = root.exists(CHECKPOINT_FILE);
     let bytes = match root.read_optional(CHECKPOINT_FILE) {

@@ -47,7 +47,11 @@ pub fn read_vpc_cni_state(
     let ipamd = match ipamd {
         Ok(enis) => Some(enis),
         Err(e) => {
-            let subject = format!("{}{}", ipamd_endpoint.trim_end_matches('/'), ipamd::ENIS_PATH);
+            let subject = format!(
+                "{}{}",
+                ipamd_endpoint.trim_end_matches('/'),
+                ipamd::ENIS_PATH
+            );
             errors.push(source_error(ErrorSource::Ipamd, &subject, &e));
             None
         }

@@ -24,7 +24,7 @@ pub const ENIS_PATH: &str = "/v1/enis";
 /// A real answer is tens of kilobytes even on the largest instance types; far more is not ipamd.
 const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
-/// The server to ask, from `http://HOST:PORT` (or `HOST:PORT`).
+/// The server to ask, from `http://HOST:PORT` (a trailing `/` allowed) or a bare `HOST:PORT`.
 #[derive(Debug, Clone)]
 struct Target {
     endpoint: String,
@@ -43,7 +43,10 @@ impl Target {
         if !plain_http || !bare || authority.as_str().contains('@') {
             return Err(invalid());
         }
-        let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
         Ok(Target {
             endpoint: endpoint.to_owned(),
             host: host.to_owned(),
@@ -106,7 +109,10 @@ async fn exchange(target: &Target) -> Result<Bytes, IpamdError> {
         .header(header::ACCEPT, "application/json")
         .body(Empty::<Bytes>::new())
         .map_err(|_| IpamdError::InvalidEndpoint(target.endpoint.clone()))?;
-    let response = sender.send_request(request).await.map_err(IpamdError::Http)?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(IpamdError::Http)?;
     if !response.status().is_success() {
         driver.abort();
         return Err(IpamdError::Status(response.status()));
@@ -136,11 +142,22 @@ mod tests {
     fn endpoints() {
         let t = Target::parse("http://127.0.0.1:61679").unwrap();
         assert_eq!((t.host.as_str(), t.port), ("127.0.0.1", 61679));
-        let t = Target::parse("127.0.0.1:61679/").unwrap();
-        assert_eq!((t.host.as_str(), t.port, t.authority.as_str()), ("127.0.0.1", 61679, "127.0.0.1:61679"));
+        let t = Target::parse("http://127.0.0.1:61679/").unwrap();
+        assert_eq!((t.host.as_str(), t.port), ("127.0.0.1", 61679));
+        let t = Target::parse("127.0.0.1:61679").unwrap();
+        assert_eq!(
+            (t.host.as_str(), t.port, t.authority.as_str()),
+            ("127.0.0.1", 61679, "127.0.0.1:61679")
+        );
         let t = Target::parse("http://[::1]:61679").unwrap();
         assert_eq!((t.host.as_str(), t.port), ("::1", 61679));
-        for bad in ["https://127.0.0.1:61679", "http://127.0.0.1:61679/v1/enis", "http://u@h:1", "", "not a url"] {
+        for bad in [
+            "https://127.0.0.1:61679",
+            "http://127.0.0.1:61679/v1/enis",
+            "http://u@h:1",
+            "",
+            "not a url",
+        ] {
             assert!(
                 matches!(Target::parse(bad), Err(IpamdError::InvalidEndpoint(_))),
                 "{bad:?}"

@@ -17,7 +17,9 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use ipnet::IpNet;
-use podwire_node_state::{IpamdAddress, IpamdCidr, IpamdEni, IpamdEnis, IpamdNetworkCard, IpamdShape};
+use podwire_node_state::{
+    IpamdAddress, IpamdCidr, IpamdEni, IpamdEnis, IpamdNetworkCard, IpamdShape,
+};
 use serde_json::Value;
 
 pub use client::{DEFAULT_ENDPOINT, ENIS_PATH, read_enis};
@@ -106,12 +108,11 @@ pub fn parse_enis(body: &[u8]) -> Result<IpamdEnis, IpamdError> {
     };
 
     if FLAT_KEYS.iter().any(|k| top.contains_key(*k)) {
-        let infos = serde_json::from_value(Value::Object(top)).map_err(|source| {
-            IpamdError::Structure {
+        let infos =
+            serde_json::from_value(Value::Object(top)).map_err(|source| IpamdError::Structure {
                 at: "the answer".to_owned(),
                 source,
-            }
-        })?;
+            })?;
         return Ok(IpamdEnis {
             shape: IpamdShape::Flat,
             network_cards: vec![network_card(0, infos)?],
@@ -120,7 +121,9 @@ pub fn parse_enis(body: &[u8]) -> Result<IpamdEnis, IpamdError> {
 
     let mut network_cards = Vec::with_capacity(top.len());
     for (key, value) in top {
-        let index: u32 = key.parse().map_err(|_| IpamdError::UnknownShape(key.clone()))?;
+        let index: u32 = key
+            .parse()
+            .map_err(|_| IpamdError::UnknownShape(key.clone()))?;
         let infos = serde_json::from_value(value).map_err(|source| IpamdError::Structure {
             at: format!("network card {index}"),
             source,
@@ -222,8 +225,16 @@ fn read_eni(key: String, eni: wire::Eni) -> Result<IpamdEni, IpamdError> {
     })
 }
 
-fn read_address(eni: &str, key: String, info: wire::AddressInfo) -> Result<IpamdAddress, IpamdError> {
-    let text = if info.address.is_empty() { key } else { info.address };
+fn read_address(
+    eni: &str,
+    key: String,
+    info: wire::AddressInfo,
+) -> Result<IpamdAddress, IpamdError> {
+    let text = if info.address.is_empty() {
+        key
+    } else {
+        info.address
+    };
     let ip: IpAddr = text.parse().map_err(|_| IpamdError::BadAddress {
         eni: eni.to_owned(),
         value: text.clone(),
@@ -266,7 +277,9 @@ fn go_ipnet(net: &wire::GoIpNet) -> Result<IpNet, CidrError> {
         }
     };
     // Left-align the mask in 128 bits: a prefix mask is then all ones, then all zeros.
-    let aligned = mask.iter().fold(0u128, |acc, b| (acc << 8) | u128::from(*b))
+    let aligned = mask
+        .iter()
+        .fold(0u128, |acc, b| (acc << 8) | u128::from(*b))
         << (128 - 8 * mask.len());
     let prefix = aligned.leading_ones();
     if aligned.count_ones() != prefix {
@@ -299,8 +312,16 @@ mod tests {
         let cases: [(&str, &[u8], &str); 4] = [
             ("10.0.0.5", &[255, 255, 255, 255], "10.0.0.5/32"),
             ("10.0.1.16", &[255, 255, 255, 240], "10.0.1.16/28"),
-            ("10.0.1.16", &[[255u8; 12].as_slice(), &[255, 255, 255, 240]].concat(), "10.0.1.16/28"),
-            ("2600:1f14::", &[[255u8; 10].as_slice(), &[0; 6]].concat(), "2600:1f14::/80"),
+            (
+                "10.0.1.16",
+                &[[255u8; 12].as_slice(), &[255, 255, 255, 240]].concat(),
+                "10.0.1.16/28",
+            ),
+            (
+                "2600:1f14::",
+                &[[255u8; 10].as_slice(), &[0; 6]].concat(),
+                "2600:1f14::/80",
+            ),
         ];
         for (ip, mask, want) in cases {
             assert_eq!(go_ipnet(&net(ip, mask)).unwrap().to_string(), want);
@@ -311,7 +332,10 @@ mod tests {
     fn bad_masks() {
         assert!(matches!(
             go_ipnet(&net("10.0.0.5", &[255, 255, 255])),
-            Err(CidrError::MaskLength { len: 3, family: "IPv4" })
+            Err(CidrError::MaskLength {
+                len: 3,
+                family: "IPv4"
+            })
         ));
         assert!(matches!(
             go_ipnet(&net("10.0.0.5", &[255, 0, 255, 0])),
@@ -319,12 +343,18 @@ mod tests {
         ));
         assert!(matches!(
             go_ipnet(&net("2600::", &[255; 4])),
-            Err(CidrError::MaskLength { len: 4, family: "IPv6" })
+            Err(CidrError::MaskLength {
+                len: 4,
+                family: "IPv6"
+            })
         ));
         let not_base64 = wire::GoIpNet {
             ip: Some("10.0.0.5".into()),
             mask: Some("////%".into()),
         };
-        assert!(matches!(go_ipnet(&not_base64), Err(CidrError::MaskEncoding(_))));
+        assert!(matches!(
+            go_ipnet(&not_base64),
+            Err(CidrError::MaskEncoding(_))
+        ));
     }
 }
