@@ -225,16 +225,13 @@ fn read_result(result: CachedResult, entry: &mut CniCacheEntry, problems: &mut V
             Ok(address) => entry.ips.push(address),
             Err(_) => problems.push(CniCacheError::BadAddress(ip.address)),
         }
-        match ip
-            .gateway
-            .filter(|g| !g.is_empty())
-            .map(|g| (g.parse::<IpAddr>(), g))
-        {
-            Some((Ok(gateway), _)) if !entry.gateways.contains(&gateway) => {
-                entry.gateways.push(gateway)
-            }
-            Some((Err(_), text)) => problems.push(CniCacheError::BadGateway(text)),
-            _ => {}
+        let Some(text) = ip.gateway.filter(|g| !g.is_empty()) else {
+            continue;
+        };
+        match text.parse::<IpAddr>() {
+            Ok(gateway) if entry.gateways.contains(&gateway) => {}
+            Ok(gateway) => entry.gateways.push(gateway),
+            Err(_) => problems.push(CniCacheError::BadGateway(text)),
         }
     }
 }

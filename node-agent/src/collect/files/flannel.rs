@@ -14,6 +14,9 @@ use podwire_node_state::{ErrorSource, FlannelSubnet, SourceError};
 use super::host_root::HostRoot;
 use super::source_error;
 
+/// The lease is the flannel CNI plugin's input, so its failures count as CNI configuration ones.
+const ERROR_SOURCE: ErrorSource = ErrorSource::CniConfig;
+
 /// Where flanneld writes its lease on the node.
 pub const SUBNET_ENV: &str = "/run/flannel/subnet.env";
 
@@ -39,7 +42,7 @@ pub fn read_flannel_subnet(
     let bytes = match root.read_optional(SUBNET_ENV) {
         Ok(bytes) => bytes?,
         Err(e) => {
-            errors.push(source_error(ErrorSource::CniConfig, SUBNET_ENV, &e));
+            errors.push(source_error(ERROR_SOURCE, SUBNET_ENV, &e));
             return None;
         }
     };
@@ -47,7 +50,7 @@ pub fn read_flannel_subnet(
     errors.extend(
         problems
             .iter()
-            .map(|p| source_error(ErrorSource::CniConfig, SUBNET_ENV, p)),
+            .map(|p| source_error(ERROR_SOURCE, SUBNET_ENV, p)),
     );
     Some(subnet)
 }

@@ -44,6 +44,7 @@ pub struct HostDirEntry {
 }
 
 impl HostRoot {
+    /// The node's root filesystem as mounted at `root` (`--host-root`).
     pub fn new(root: impl Into<PathBuf>) -> Self {
         HostRoot { root: root.into() }
     }
