@@ -1,1 +1,63 @@
 //! Amazon VPC CNI state: ipamd's introspection API and its checkpoint file.
+
+pub mod checkpoint;
+pub mod ipamd;
+
+use std::path::Path;
+use std::time::Duration;
+
+use podwire_node_state::{CniState, ErrorSource, SourceError, VpcCniState};
+
+use crate::collect::files::{HostRoot, source_error};
+
+/// VPC CNI's plugin type in a CNI configuration or a cached result's configuration.
+pub const VPC_CNI_PLUGIN: &str = "aws-cni";
+
+/// Reads ipamd's view of the node. `None` when the node shows no sign of VPC CNI: ipamd does not
+/// listen, there is no checkpoint, and no CNI configuration or cached result names `aws-cni`.
+/// When there is a sign but ipamd cannot be asked, the state is returned without it and the
+/// failure recorded.
+pub fn read_vpc_cni_state(
+    host_root: &Path,
+    cni: &CniState,
+    ipamd_endpoint: &str,
+    timeout: Duration,
+    errors: &mut Vec<SourceError>,
+) -> Option<VpcCniState> {
+    let root = HostRoot::new(host_root);
+    let checkpoint = checkpoint::read_checkpoint(&root, errors);
+    let ipamd = ipamd::read_enis(ipamd_endpoint, timeout);
+
+    let configured = cni
+        .configs
+        .iter()
+        .flat_map(|c| &c.plugins)
+        .any(|p| p.plugin_type == VPC_CNI_PLUGIN);
+    let cached = cni
+        .cache
+        .iter()
+        .any(|e| e.plugin_types.iter().any(|t| t == VPC_CNI_PLUGIN));
+    // Anything that answered at the endpoint, even garbage, is taken as ipamd: only a refused
+    // connection says nothing runs there.
+    let answered = !matches!(&ipamd, Err(e) if e.is_unreachable());
+
+    if !(answered || checkpoint.present || configured || cached) {
+        return None;
+    }
+    let ipamd = match ipamd {
+        Ok(enis) => Some(enis),
+        Err(e) => {
+            let subject = format!(
+                "{}{}",
+                ipamd_endpoint.trim_end_matches('/'),
+                ipamd::ENIS_PATH
+            );
+            errors.push(source_error(ErrorSource::Ipamd, &subject, &e));
+            None
+        }
+    };
+    Some(VpcCniState {
+        ipamd,
+        checkpoint: checkpoint.checkpoint,
+    })
+}
