@@ -227,11 +227,12 @@ fn vlan_without_id_is_not_given_one() {
 // ---- Messages built with the crate's types ----
 
 fn message(index: u32, attributes: Vec<LinkAttribute>) -> LinkMessage {
-    let mut header = LinkHeader::default();
-    header.index = index;
-    header.link_layer_type = LinkLayerType::Ether;
     let mut message = LinkMessage::default();
-    message.header = header;
+    message.header = LinkHeader {
+        index,
+        link_layer_type: LinkLayerType::Ether,
+        ..LinkHeader::default()
+    };
     message.attributes = attributes;
     message
 }
