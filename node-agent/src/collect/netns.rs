@@ -101,8 +101,9 @@ fn named_namespaces(
             return Vec::new();
         }
     };
-    // Every namespace file lives on the one nsfs device; a file elsewhere is a leftover whose
-    // mount is gone, and entering it would fail with a less telling EINVAL.
+    // Every namespace file lives on the one nsfs device. A file elsewhere has no namespace
+    // mounted on it: one being created (`ip netns add` creates the file, then mounts) or a
+    // leftover. It is skipped quietly; entering it would only fail with EINVAL.
     let nsfs_device = fs::metadata(proc_dir.join("thread-self/ns/net"))
         .ok()
         .map(|m| m.dev());
@@ -129,15 +130,7 @@ fn named_namespaces(
                 continue;
             }
         };
-        if metadata.is_dir() {
-            continue;
-        }
-        if nsfs_device.is_some_and(|dev| dev != metadata.dev()) {
-            errors.push(SourceError {
-                source: ErrorSource::NetnsDiscovery,
-                subject: path.display().to_string(),
-                message: "not a namespace: no namespace is mounted on this file".to_owned(),
-            });
+        if metadata.is_dir() || nsfs_device.is_some_and(|dev| dev != metadata.dev()) {
             continue;
         }
         named.push(NetnsCandidate {

@@ -111,6 +111,15 @@ impl Netns {
             .expect("dump the namespace")
     }
 
+    /// A `sleep` running inside this namespace (`ip netns exec`), killed when dropped.
+    pub fn spawn_sleeper(&self) -> Sleeper {
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.name, "sleep", "600"])
+            .spawn()
+            .expect("start ip netns exec");
+        Sleeper(child)
+    }
+
     /// Deletes it now (the drop then has nothing left to do).
     pub fn delete(&self) {
         run("ip", &["netns", "delete", &self.name]);
@@ -168,5 +177,22 @@ impl Drop for UnnamedNetns {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A process started by a test, killed when dropped.
+#[derive(Debug)]
+pub struct Sleeper(Child);
+
+impl Sleeper {
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Sleeper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
