@@ -2,6 +2,11 @@
 //! port, a VXLAN, a macvlan, routes in tables 254, 2, 100 and 1000, policy rules of every kind and
 //! a PERMANENT neighbour — each reported exactly as the kernel holds it.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers: a failed setup or lookup step should stop the test"
+)]
+
 mod common;
 
 use std::net::IpAddr;

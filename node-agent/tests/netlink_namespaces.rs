@@ -1,6 +1,11 @@
 //! Namespace discovery (netns directory and `/proc`) and reading many namespaces on dedicated
 //! threads, including ones deleted or replaced between discovery and read.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers: a failed setup or lookup step should stop the test"
+)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

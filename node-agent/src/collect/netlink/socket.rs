@@ -169,6 +169,14 @@ impl RouteSocket {
         })
     }
 
+    /// A socket whose receive buffer starts at `bytes`, to exercise the growth path.
+    #[cfg(test)]
+    fn with_receive_buffer(bytes: usize) -> Result<Self, NetlinkError> {
+        let mut socket = Self::open()?;
+        socket.receive_buffer = Vec::with_capacity(bytes);
+        Ok(socket)
+    }
+
     /// Dumps every object `message` asks for, converting each reply message with `convert`
     /// (which returns `None` for messages to skip). An inconsistent dump is read to its end and
     /// repeated.
@@ -404,4 +412,65 @@ impl Frame {
 /// Decodes one whole netlink message (header included) the way replies are decoded.
 pub fn decode_message(bytes: &[u8]) -> Result<NetlinkMessage<RouteNetlinkMessage>, DecodeError> {
     NetlinkMessage::<RouteNetlinkMessage>::deserialize(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    use nix::sched::{CloneFlags, unshare};
+
+    /// Runs `work` on a thread in a new, empty network namespace of its own, gone with the
+    /// thread. Commands started from that thread run in it too.
+    fn in_fresh_namespace<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    unshare(CloneFlags::CLONE_NEWNET).expect("unshare a network namespace");
+                    work()
+                })
+                .join()
+                .expect("the namespace thread")
+        })
+    }
+
+    #[test]
+    fn replies_larger_than_the_receive_buffer_are_read_whole_after_growing_it() {
+        let (links, capacity) = in_fresh_namespace(|| {
+            let mut ip = Command::new("ip")
+                .args(["-batch", "-"])
+                .stdin(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut batch = String::new();
+            for i in 0..150 {
+                batch.push_str(&format!("link add big{i}a type veth peer name big{i}b\n"));
+            }
+            ip.stdin
+                .take()
+                .unwrap()
+                .write_all(batch.as_bytes())
+                .unwrap();
+            assert!(ip.wait().unwrap().success());
+
+            let mut socket = super::RouteSocket::with_receive_buffer(512).unwrap();
+            let dump = socket.dump().unwrap();
+            (dump.links, socket.receive_buffer.capacity())
+        });
+        assert_eq!(links.len(), 301, "lo and 150 veth pairs");
+        assert!(links.iter().any(|l| l.name == "big149b"));
+        assert!(capacity > 512, "the buffer grew to {capacity}");
+    }
+
+    #[test]
+    fn a_tiny_dump_whose_only_datagram_did_not_fit_is_repeated() {
+        // Only `lo`, whose message alone is larger than the buffer.
+        let links = in_fresh_namespace(|| {
+            let mut socket = super::RouteSocket::with_receive_buffer(256).unwrap();
+            socket.dump().unwrap().links
+        });
+        let names: Vec<_> = links.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, vec!["lo"]);
+    }
 }
