@@ -83,6 +83,7 @@ fn build_node() -> Node {
         node.ip(&command);
     }
     pod.ip("link set eth0 up");
+    node.wait_until_up("hveth");
     Node { node, pod }
 }
 

@@ -104,6 +104,16 @@ impl Netns {
         json[0]["address"].as_str().unwrap().to_owned()
     }
 
+    /// Waits until `ip` shows `link` with operstate UP: the kernel settles carrier changes
+    /// asynchronously (linkwatch), a moment after both ends of a veth are up.
+    pub fn wait_until_up(&self, link: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while self.ip_json(&format!("link show dev {link}"))[0]["operstate"] != "UP" {
+            assert!(std::time::Instant::now() < deadline, "{link} never came up");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// Dumps this namespace from a thread that entered it.
     pub fn dump(&self) -> NetnsDump {
         run_in_namespace(&self.path(), || RouteSocket::open()?.dump())

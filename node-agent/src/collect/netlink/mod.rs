@@ -35,6 +35,7 @@ pub use socket::{NetlinkError, Request, RouteSocket, decode_message};
 /// Everything one namespace's NETLINK_ROUTE dumps returned, as model types.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct NetnsDump {
+    /// Every link, in the order the kernel lists them.
     pub links: Vec<Link>,
     /// IPv4 and IPv6 addresses.
     pub addresses: Vec<Address>,
