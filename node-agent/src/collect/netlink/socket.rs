@@ -80,7 +80,7 @@ pub enum NetlinkError {
         source: io::Error,
     },
     /// The kernel answered with `NLMSG_ERROR` (or a failed `NLMSG_DONE`).
-    #[error("the kernel refused the {request} (errno {errno})")]
+    #[error("the kernel refused the {request}")]
     Refused {
         request: Request,
         errno: i32,
@@ -99,6 +99,7 @@ pub enum NetlinkError {
         #[source]
         source: MessageError,
     },
+    /// Every attempt was flagged `NLM_F_DUMP_INTR`: the objects kept changing while dumped.
     #[error("the {request} was inconsistent {attempts} times in a row (NLM_F_DUMP_INTR)")]
     Interrupted { request: Request, attempts: u32 },
     #[error(
@@ -224,10 +225,11 @@ impl RouteSocket {
         objects: &mut Vec<T>,
     ) -> Result<Attempt<()>, NetlinkError> {
         let sequence = self.send(request, message, NLM_F_REQUEST | NLM_F_DUMP)?;
-        // Both are only acted on at NLMSG_DONE: a dump left unread would keep the socket busy
-        // (EBUSY) for the repeat.
+        // These are only acted on at NLMSG_DONE: a dump left unread would keep the socket busy
+        // (EBUSY) for the repeat or for the next dump.
         let mut inconsistent = false;
         let mut truncated = false;
+        let mut failure = None;
         loop {
             // After a lost datagram the kernel may have put NLMSG_DONE in it. The kernel queues
             // the next batch of a running dump while serving each `recv`, so an empty queue then
@@ -243,21 +245,39 @@ impl RouteSocket {
             };
             let mut offset = 0;
             while offset < length {
-                let frame = Frame::read(&self.receive_buffer[offset..length], request)?;
+                let frame = match Frame::read(&self.receive_buffer[offset..length], request) {
+                    Ok(frame) => frame,
+                    Err(error) => {
+                        // Without a valid length the rest of this datagram cannot be walked.
+                        failure.get_or_insert(error);
+                        break;
+                    }
+                };
                 offset += frame.aligned_length;
                 if frame.sequence != sequence {
                     continue;
                 }
                 inconsistent |= frame.flags & NLM_F_DUMP_INTR != 0;
-                match frame.message.payload {
-                    NetlinkPayload::InnerMessage(inner) => {
-                        let object = convert(inner)
-                            .map_err(|source| NetlinkError::Malformed { request, source })?;
-                        objects.extend(object);
+                let message = match frame.message {
+                    Ok(message) => message,
+                    Err(error) => {
+                        failure.get_or_insert(error);
+                        continue;
                     }
+                };
+                match message.payload {
+                    NetlinkPayload::InnerMessage(inner) => match convert(inner) {
+                        Ok(object) => objects.extend(object),
+                        Err(source) => {
+                            failure.get_or_insert(NetlinkError::Malformed { request, source });
+                        }
+                    },
                     NetlinkPayload::Done(done) => {
                         if done.code < 0 {
                             return Err(NetlinkError::refused(request, done.code));
+                        }
+                        if let Some(failure) = failure {
+                            return Err(failure);
                         }
                         return Ok(if inconsistent || truncated {
                             Attempt::Again
@@ -265,13 +285,14 @@ impl RouteSocket {
                             Attempt::Done(())
                         });
                     }
+                    // An error ends the dump: nothing follows it.
                     NetlinkPayload::Error(error) => match error.code {
                         Some(code) => return Err(NetlinkError::refused(request, code.get())),
                         None => continue,
                     },
                     NetlinkPayload::Noop => continue,
                     _ => {
-                        return Err(NetlinkError::Unexpected {
+                        failure.get_or_insert(NetlinkError::Unexpected {
                             request,
                             message_type: frame.message_type,
                         });
@@ -299,7 +320,7 @@ impl RouteSocket {
                 if frame.sequence != sequence {
                     continue;
                 }
-                match frame.message.payload {
+                match frame.message?.payload {
                     NetlinkPayload::InnerMessage(inner) => return Ok(Attempt::Done(Ok(inner))),
                     NetlinkPayload::Error(error) => match error.code {
                         Some(code) => return Ok(Attempt::Done(Err(code.get().saturating_abs()))),
@@ -390,21 +411,23 @@ struct Frame {
     message_type: u16,
     /// Where the next message starts, relative to this one (`NLMSG_ALIGN(nlmsg_len)`).
     aligned_length: usize,
-    message: NetlinkMessage<RouteNetlinkMessage>,
+    /// The decoded message; a message that does not decode still has a valid header, so the
+    /// messages after it can be read.
+    message: Result<NetlinkMessage<RouteNetlinkMessage>, NetlinkError>,
 }
 
 impl Frame {
+    /// Cuts the first message out of `bytes`; fails only when its header is unusable.
     fn read(bytes: &[u8], request: Request) -> Result<Frame, NetlinkError> {
         let decode = |source| NetlinkError::Decode { request, source };
         let buffer = NetlinkBuffer::new_checked(bytes).map_err(decode)?;
         let length = buffer.length() as usize;
-        let message = decode_message(&bytes[..length]).map_err(decode)?;
         Ok(Frame {
             sequence: buffer.sequence_number(),
             flags: buffer.flags(),
             message_type: buffer.message_type(),
             aligned_length: length.next_multiple_of(4).min(bytes.len()),
-            message,
+            message: decode_message(&bytes[..length]).map_err(decode),
         })
     }
 }
@@ -433,6 +456,51 @@ mod tests {
                 .join()
                 .expect("the namespace thread")
         })
+    }
+
+    /// Adds `pairs` veth pairs to the calling thread's namespace.
+    fn add_veth_pairs(pairs: usize) {
+        let mut ip = Command::new("ip")
+            .args(["-batch", "-"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut batch = String::new();
+        for i in 0..pairs {
+            batch.push_str(&format!("link add big{i}a type veth peer name big{i}b\n"));
+        }
+        ip.stdin
+            .take()
+            .unwrap()
+            .write_all(batch.as_bytes())
+            .unwrap();
+        assert!(ip.wait().unwrap().success());
+    }
+
+    #[test]
+    fn a_malformed_message_fails_the_dump_but_leaves_the_socket_usable() {
+        let (failed, links) = in_fresh_namespace(|| {
+            add_veth_pairs(100);
+            let mut socket = super::RouteSocket::open().unwrap();
+            let failed = socket.dump_objects(
+                super::Request::Links,
+                super::super::link_dump_request(),
+                |_| Err::<Option<()>, _>(super::MessageError::LinkWithoutName { ifindex: 1 }),
+            );
+            // The failed dump was read to its end, so the socket takes a new one (no EBUSY).
+            (failed, socket.dump().unwrap().links)
+        });
+        assert!(
+            matches!(
+                failed,
+                Err(super::NetlinkError::Malformed {
+                    source: super::MessageError::LinkWithoutName { ifindex: 1 },
+                    ..
+                })
+            ),
+            "{failed:?}"
+        );
+        assert_eq!(links.len(), 201);
     }
 
     #[test]
