@@ -25,7 +25,7 @@ fn read(root: &Path, endpoint: &str) -> (Option<VpcCniState>, Vec<SourceError>) 
     let mut errors = Vec::new();
     let cni = read_cni_state(root, &mut errors);
     assert_eq!(errors, [], "the CNI files of these hosts are all good");
-    let state = read_vpc_cni_state(root, &cni, endpoint, TIMEOUT, &mut errors);
+    let state = read_vpc_cni_state(root, &cni, Some(endpoint), TIMEOUT, &mut errors);
     (state, errors)
 }
 

@@ -1,7 +1,36 @@
 //! The `podwire-agent` command line.
 
+mod inspect;
+mod report;
+
 use std::process::ExitCode;
 
+use clap::{Parser, Subcommand};
+
+/// podwire's node agent: how is each pod on this node wired, and which ENI carries its traffic?
+#[derive(Debug, Parser)]
+#[command(name = "podwire-agent", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Read this node once, resolve every pod's path and print it (no server needed).
+    Inspect(inspect::InspectArgs),
+}
+
 pub fn main() -> ExitCode {
-    ExitCode::SUCCESS
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Inspect(args) => inspect::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("podwire-agent: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -5,5 +5,7 @@
 pub mod fixtures;
 pub mod netns;
 
+#[allow(unused_imports, reason = "each test file uses one of these")]
 pub use fixtures::*;
+#[allow(unused_imports, reason = "each test file uses one of these")]
 pub use netns::*;

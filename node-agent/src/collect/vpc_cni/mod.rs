@@ -16,17 +16,17 @@ pub const VPC_CNI_PLUGIN: &str = "aws-cni";
 /// Reads ipamd's view of the node. `None` when the node shows no sign of VPC CNI: ipamd does not
 /// listen, there is no checkpoint, and no CNI configuration or cached result names `aws-cni`.
 /// When there is a sign but ipamd cannot be asked, the state is returned without it and the
-/// failure recorded.
+/// failure recorded. With no endpoint, ipamd is not asked (the checkpoint is still read).
 pub fn read_vpc_cni_state(
     host_root: &Path,
     cni: &CniState,
-    ipamd_endpoint: &str,
+    ipamd_endpoint: Option<&str>,
     timeout: Duration,
     errors: &mut Vec<SourceError>,
 ) -> Option<VpcCniState> {
     let root = HostRoot::new(host_root);
     let checkpoint = checkpoint::read_checkpoint(&root, errors);
-    let ipamd = ipamd::read_enis(ipamd_endpoint, timeout);
+    let ipamd = ipamd_endpoint.map(|endpoint| (endpoint, ipamd::read_enis(endpoint, timeout)));
 
     let configured = cni
         .configs
@@ -39,14 +39,16 @@ pub fn read_vpc_cni_state(
         .any(|e| e.plugin_types.iter().any(|t| t == VPC_CNI_PLUGIN));
     // Anything that answered at the endpoint, even garbage, is taken as ipamd: only a refused
     // connection says nothing runs there.
-    let answered = !matches!(&ipamd, Err(e) if e.is_unreachable());
+    let answered =
+        matches!(&ipamd, Some((_, result)) if !matches!(result, Err(e) if e.is_unreachable()));
 
     if !(answered || checkpoint.present || configured || cached) {
         return None;
     }
     let ipamd = match ipamd {
-        Ok(enis) => Some(enis),
-        Err(e) => {
+        None => None,
+        Some((_, Ok(enis))) => Some(enis),
+        Some((ipamd_endpoint, Err(e))) => {
             let subject = format!(
                 "{}{}",
                 ipamd_endpoint.trim_end_matches('/'),
