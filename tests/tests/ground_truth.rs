@@ -1,0 +1,142 @@
+//! The topologies are wired like the real CNIs: for every pod the kernel itself routes traffic to
+//! the node's probe through the table and device the builder intended. These tests need no agent.
+
+use std::net::IpAddr;
+
+use podwire_e2e::cmd::ip;
+use podwire_e2e::ground_truth::{self, route_get};
+use podwire_e2e::netns::ip_in;
+use podwire_e2e::topology::flannel::FlannelNode;
+use podwire_e2e::topology::kube_router::KubeRouterNode;
+use podwire_e2e::topology::vpc_cni::{CONNMARK, VpcCniNode};
+use podwire_e2e::topology::{BuiltNode, ExtraPods, PodNetns};
+use serde_json::Value;
+
+const BOTH_EXTRAS: ExtraPods = ExtraPods {
+    without_cache_entry: true,
+    unnamed_netns: true,
+};
+
+fn assert_kernel_routes_as_built(node: &BuiltNode) {
+    let mismatches = ground_truth::mismatches(node).expect("ask the kernel");
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
+
+/// Runs `ip -j …` inside a pod's namespace, named or not.
+fn pod_ip_json(netns: &PodNetns, args: &[&str]) -> Value {
+    let cmd = match netns {
+        PodNetns::Named { name } => ip(name),
+        PodNetns::Unnamed { .. } => ip_in(&netns.path()),
+    };
+    cmd.arg("-j").args(args.iter().copied()).run_json().expect("ip inside the pod")
+}
+
+#[test]
+fn vpc_cni_pods_leave_through_their_enis() {
+    let node = VpcCniNode::new()
+        .pods(2, 2, 2)
+        .extra_pods(BOTH_EXTRAS)
+        .build()
+        .expect("build a VPC CNI node");
+    assert_eq!(node.pods.len(), 8);
+    assert_kernel_routes_as_built(&node);
+
+    // The egress devices cover all three kinds of ENI.
+    let devices: Vec<&str> = node.pods.iter().map(|p| p.expected.egress_device.as_str()).collect();
+    for device in ["eth0", "eth1", "vlan.eth.1", "vlan.eth.2"] {
+        assert!(devices.contains(&device), "no pod leaves through {device}: {devices:?}");
+    }
+}
+
+#[test]
+fn vpc_cni_pods_reach_the_host_through_the_permanent_169_254_1_1_neighbour() {
+    let node = VpcCniNode::new()
+        .pods(1, 1, 1)
+        .extra_pods(BOTH_EXTRAS)
+        .build()
+        .expect("build a VPC CNI node");
+    for pod in &node.pods {
+        let route = pod_ip_json(&pod.netns, &["route", "get", &node.probe.to_string()]);
+        assert_eq!(route[0]["dev"], "eth0", "{}: {route}", pod.qualified_name());
+        assert_eq!(route[0]["gateway"], "169.254.1.1", "{}: {route}", pod.qualified_name());
+        let neigh = pod_ip_json(&pod.netns, &["neigh", "show", "169.254.1.1"]);
+        assert_eq!(neigh[0]["lladdr"], pod.host_veth_mac.as_str(), "{}: {neigh}", pod.qualified_name());
+        assert_eq!(neigh[0]["state"][0], "PERMANENT", "{}: {neigh}", pod.qualified_name());
+        let addr = pod_ip_json(&pod.netns, &["-4", "address", "show", "dev", "eth0"]);
+        assert_eq!(addr[0]["addr_info"][0]["local"], pod.ip.to_string());
+        assert_eq!(addr[0]["addr_info"][0]["prefixlen"], 32);
+    }
+}
+
+#[test]
+fn vpc_cni_snat_traffic_of_secondary_eni_pods_takes_the_primary_eni() {
+    let node = VpcCniNode::new().pods(0, 2, 0).build().expect("build a VPC CNI node");
+    let internet: IpAddr = "198.51.100.7".parse().expect("an address");
+    for pod in &node.pods {
+        let source = IpAddr::V4(pod.ip);
+        let plain = route_get(node.node_netns(), internet, source, &pod.host_veth, None)
+            .expect("route without mark");
+        assert_eq!((plain.dev.as_str(), plain.table), ("eth1", 2), "{}", pod.qualified_name());
+        let marked = route_get(node.node_netns(), internet, source, &pod.host_veth, Some(CONNMARK))
+            .expect("route with the connmark");
+        assert_eq!((marked.dev.as_str(), marked.table), ("eth0", 254), "{}", pod.qualified_name());
+    }
+}
+
+#[test]
+fn flannel_pods_reach_other_nodes_through_flannel_1() {
+    let node = FlannelNode::new()
+        .pods(3)
+        .extra_pods(BOTH_EXTRAS)
+        .build()
+        .expect("build a flannel node");
+    assert_eq!(node.pods.len(), 5);
+    assert_kernel_routes_as_built(&node);
+    let vxlan: Value = ip(node.node_netns())
+        .args(["-j", "-d", "link", "show", "flannel.1"])
+        .run_json()
+        .expect("flannel.1");
+    let info = &vxlan[0]["linkinfo"]["info_data"];
+    assert_eq!(info["id"], 1, "{vxlan}");
+    assert_eq!(info["port"], 8472, "{vxlan}");
+    assert_eq!(info["local"], "192.168.60.10", "{vxlan}");
+    assert_eq!(info["link"], "eth0", "{vxlan}");
+}
+
+#[test]
+fn kube_router_pods_reach_other_nodes_over_bgp_learned_routes() {
+    let node = KubeRouterNode::new()
+        .pods(3)
+        .extra_pods(BOTH_EXTRAS)
+        .build()
+        .expect("build a kube-router node");
+    assert_eq!(node.pods.len(), 5);
+    assert_kernel_routes_as_built(&node);
+    for pod in &node.pods {
+        let route = ground_truth::pod_route(&node, pod).expect("kernel route");
+        assert_eq!(route.gateway.as_deref(), Some("192.168.50.52"), "{}", pod.qualified_name());
+    }
+}
+
+#[test]
+fn unnamed_pod_namespaces_have_no_name_but_are_wired() {
+    let node = VpcCniNode::new()
+        .pods(1, 0, 0)
+        .extra_pods(ExtraPods { without_cache_entry: false, unnamed_netns: true })
+        .build()
+        .expect("build a VPC CNI node");
+    let unnamed: Vec<_> = node
+        .pods
+        .iter()
+        .filter(|p| matches!(p.netns, PodNetns::Unnamed { .. }))
+        .collect();
+    assert_eq!(unnamed.len(), 1);
+    let listed = podwire_e2e::cmd::Cmd::new("ip").args(["netns", "list"]).run().expect("ip netns list");
+    for pod in &node.pods {
+        match &pod.netns {
+            PodNetns::Named { name } => assert!(listed.contains(name.as_str())),
+            PodNetns::Unnamed { pid } => assert!(!listed.contains(&pid.to_string())),
+        }
+    }
+    assert_kernel_routes_as_built(&node);
+}
