@@ -11,6 +11,7 @@
 
 pub mod agent;
 pub mod cmd;
+pub mod expect;
 pub mod ground_truth;
 pub mod host_root;
 pub mod ids;

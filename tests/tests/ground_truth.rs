@@ -140,3 +140,32 @@ fn unnamed_pod_namespaces_have_no_name_but_are_wired() {
     }
     assert_kernel_routes_as_built(&node);
 }
+
+/// The benchmark's baseline is only fair if it really resolves the pods: the iproute2 dumps,
+/// joined, must give every pod its built host veth, table, egress device and ENI MAC.
+#[test]
+fn the_iproute2_procedure_resolves_every_vpc_cni_pod() {
+    use podwire_e2e::iproute2;
+    let node = VpcCniNode::new().pods(3, 3, 2).build().expect("build a VPC CNI node");
+    let host = iproute2::dump(node.node_netns()).expect("dump the node");
+    let pods: Vec<_> = node
+        .pods
+        .iter()
+        .map(|p| iproute2::dump(p.netns.name().expect("named pod namespace")).expect("dump a pod"))
+        .collect();
+    let IpAddr::V4(probe) = node.probe else {
+        panic!("an IPv4 probe");
+    };
+    let joined = iproute2::join(&host, &pods, probe);
+    assert_eq!(joined.len(), node.pods.len());
+    for (built, got) in node.pods.iter().zip(&joined) {
+        let want = &built.expected;
+        assert_eq!(got.ip, Some(built.ip), "{}", built.qualified_name());
+        assert_eq!(got.host_veth.as_deref(), Some(built.host_veth.as_str()), "{}", built.qualified_name());
+        assert_eq!(got.table, Some(want.table), "{}", built.qualified_name());
+        assert_eq!(got.egress_device.as_deref(), Some(want.egress_device.as_str()), "{}", built.qualified_name());
+        assert_eq!(got.eni_mac.as_deref(), Some(want.eni_mac.as_str()), "{}", built.qualified_name());
+        // Every pod is named by at least one rule: 512 `to POD`, or 10 `iif vlan…` for branch pods.
+        assert!(!got.rules.is_empty(), "{}: no rules", built.qualified_name());
+    }
+}

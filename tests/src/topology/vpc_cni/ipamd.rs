@@ -70,6 +70,12 @@ pub enum IpamdError {
     Thread(#[source] std::io::Error),
     #[error("the ipamd thread ended before it listened")]
     ThreadEnded,
+    #[error("GET {path} from 127.0.0.1:{IPAMD_PORT} failed")]
+    Request {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// A running ipamd; stops (and leaves the node namespace) on drop.
@@ -130,6 +136,48 @@ fn listen_in(netns_path: &Path) -> Result<TcpListener, IpamdError> {
         source,
     })?;
     TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, IPAMD_PORT))).map_err(IpamdError::Listen)
+}
+
+/// Asks ipamd's address inside the namespace, as a client on the node would: `GET path` from a
+/// thread that enters the namespace. Returns the status code and the body.
+pub fn get_in(netns_path: &Path, path: &str) -> Result<(u16, Vec<u8>), IpamdError> {
+    let netns = netns_path.to_owned();
+    let request_path = path.to_owned();
+    let thread = std::thread::Builder::new()
+        .name("ipamd-client".to_owned())
+        .spawn(move || -> Result<(u16, Vec<u8>), IpamdError> {
+            let file = File::open(&netns).map_err(|source| IpamdError::OpenNetns {
+                path: netns.clone(),
+                source,
+            })?;
+            setns(&file, CloneFlags::CLONE_NEWNET).map_err(|source| IpamdError::Setns {
+                path: netns.clone(),
+                source,
+            })?;
+            let failed = |source| IpamdError::Request {
+                path: request_path.clone(),
+                source,
+            };
+            let mut stream = TcpStream::connect(SocketAddr::from((Ipv4Addr::LOCALHOST, IPAMD_PORT)))
+                .map_err(failed)?;
+            stream.set_read_timeout(Some(Duration::from_secs(5))).map_err(failed)?;
+            write!(stream, "GET {request_path} HTTP/1.1\r\nHost: 127.0.0.1:{IPAMD_PORT}\r\n\r\n")
+                .map_err(failed)?;
+            let mut response = Vec::new();
+            stream.read_to_end(&mut response).map_err(failed)?;
+            let split = response
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .ok_or_else(|| failed(std::io::Error::other("no end of headers")))?;
+            let status = String::from_utf8_lossy(&response[..split])
+                .split_whitespace()
+                .nth(1)
+                .and_then(|code| code.parse().ok())
+                .ok_or_else(|| failed(std::io::Error::other("no status code")))?;
+            Ok((status, response[split + 4..].to_vec()))
+        })
+        .map_err(IpamdError::Thread)?;
+    thread.join().map_err(|_| IpamdError::ThreadEnded)?
 }
 
 fn serve(listener: &TcpListener, enis_body: &[u8]) {
