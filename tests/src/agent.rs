@@ -76,7 +76,7 @@ pub fn agent_binary() -> Result<PathBuf, AgentError> {
         .find(|p| p.is_file())
         .cloned()
         .ok_or_else(|| AgentError::NotFound {
-            path: candidates.last().cloned().unwrap_or_default(),
+            path: candidates.first().cloned().unwrap_or_default(),
         })
 }
 
@@ -139,7 +139,9 @@ impl Inspect {
             cmd = cmd.args(["--pod", pod.as_str()]);
         }
         if let Some(hold) = &self.hold {
-            cmd = cmd.arg("--hold-after-discovery").arg(hold.to_string_lossy());
+            cmd = cmd
+                .arg("--hold-after-discovery")
+                .arg(hold.to_string_lossy());
         }
         if json {
             cmd = cmd.arg("--json");
@@ -193,10 +195,12 @@ impl RunningInspect {
                 source: std::io::Error::other("already finished"),
             });
         };
-        let output = child.wait_with_output().map_err(|source| AgentError::Wait {
-            command: self.command.clone(),
-            source,
-        })?;
+        let output = child
+            .wait_with_output()
+            .map_err(|source| AgentError::Wait {
+                command: self.command.clone(),
+                source,
+            })?;
         let stdout = String::from_utf8_lossy(&output.stdout);
         if !output.status.success() {
             return Err(CommandError::Failed {

@@ -75,6 +75,13 @@ impl Cmd {
         self
     }
 
+    /// The program and its arguments.
+    pub fn argv(&self) -> Vec<String> {
+        std::iter::once(self.program.clone())
+            .chain(self.args.iter().cloned())
+            .collect()
+    }
+
     /// The command line as a person would type it.
     pub fn command_line(&self) -> String {
         std::iter::once(self.program.as_str())
@@ -190,7 +197,11 @@ impl Batch {
 
     /// Runs the script with `nsenter --net=PATH ip -batch -`, for namespaces that have no name.
     pub fn run_ip_at(&self, netns_path: &str) -> Result<(), CommandError> {
-        self.run_with(Cmd::new("nsenter").arg(format!("--net={netns_path}")).arg("ip"))
+        self.run_with(
+            Cmd::new("nsenter")
+                .arg(format!("--net={netns_path}"))
+                .arg("ip"),
+        )
     }
 
     /// Runs the script with `bridge -n NETNS -batch -`.
@@ -215,7 +226,10 @@ mod tests {
     #[test]
     fn a_failed_batch_names_the_command_and_numbers_the_script() {
         let err = Cmd::new("sh")
-            .args(["-c", "cat >/dev/null; echo 'Command failed -:2' >&2; exit 1"])
+            .args([
+                "-c",
+                "cat >/dev/null; echo 'Command failed -:2' >&2; exit 1",
+            ])
             .stdin("link show\nlink frobnicate\n")
             .run()
             .expect_err("the command exits 1");
@@ -227,7 +241,9 @@ mod tests {
 
     #[test]
     fn a_missing_program_is_a_spawn_error() {
-        let err = Cmd::new("/nonexistent/podwire-tool").run().expect_err("no such program");
+        let err = Cmd::new("/nonexistent/podwire-tool")
+            .run()
+            .expect_err("no such program");
         assert!(matches!(err, CommandError::Spawn { .. }), "{err}");
     }
 }

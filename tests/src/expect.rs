@@ -19,7 +19,11 @@ pub fn pod_differences(reported: &PodReport, built: &BuiltPod) -> Vec<String> {
     };
     let expected = &built.expected;
     check("ip", reported.ip.clone(), Some(built.ip.to_string()));
-    check("host_veth", reported.host_veth.clone(), Some(built.host_veth.clone()));
+    check(
+        "host_veth",
+        reported.host_veth.clone(),
+        Some(built.host_veth.clone()),
+    );
     check("bridge", reported.bridge.clone(), built.bridge.clone());
     check(
         "table",
@@ -46,11 +50,23 @@ pub fn pod_differences(reported: &PodReport, built: &BuiltPod) -> Vec<String> {
         reported.trunk_device.clone(),
         expected.trunk_device.clone(),
     );
-    check("kernel", Some(reported.kernel.clone()), Some("agrees".to_owned()));
+    check(
+        "kernel",
+        Some(reported.kernel.clone()),
+        Some("agrees".to_owned()),
+    );
     if built.cache_entry.is_some() {
-        check("namespace", reported.namespace.clone(), Some(built.namespace.clone()));
+        check(
+            "namespace",
+            reported.namespace.clone(),
+            Some(built.namespace.clone()),
+        );
         check("name", reported.name.clone(), Some(built.name.clone()));
-        check("wiring", Some(reported.wiring.clone()), Some(expected.wiring.to_owned()));
+        check(
+            "wiring",
+            Some(reported.wiring.clone()),
+            Some(expected.wiring.to_owned()),
+        );
         if !reported.problems.is_empty() {
             out.push(format!("problems: {:?}", reported.problems));
         }
@@ -97,7 +113,10 @@ pub fn node_differences(report: &InspectReport, node: &BuiltNode) -> Vec<String>
             .iter()
             .any(|b| reported.ip.as_deref() == Some(b.ip.to_string().as_str()));
         if !known {
-            out.push(format!("{}: reported, but the node has no such pod", reported.label()));
+            out.push(format!(
+                "{}: reported, but the node has no such pod",
+                reported.label()
+            ));
         }
     }
     out
@@ -122,6 +141,22 @@ pub fn errors_about_node<'a>(
             !foreign_proc && !no_vpc_cni
         })
         .collect()
+}
+
+/// Panics with every difference between the report and the node, and every error about the
+/// node, if there is any.
+pub fn assert_node_resolved(report: &InspectReport, node: &BuiltNode) {
+    let mut problems = node_differences(report, node);
+    problems.extend(
+        errors_about_node(report, node)
+            .into_iter()
+            .map(|e| format!("error recorded: {} {}: {}", e.source, e.subject, e.message)),
+    );
+    assert!(
+        problems.is_empty(),
+        "the report differs from the node as built:\n  {}",
+        problems.join("\n  ")
+    );
 }
 
 /// The pid of a `/proc/PID/…` path inside `text`.

@@ -58,10 +58,13 @@ pub fn route_get(
     }
     let line = cmd.command_line();
     let answers: Vec<RouteGetJson> = cmd.run_json()?;
-    let answer = answers.into_iter().next().ok_or_else(|| CommandError::Json {
-        command: line,
-        source: serde::de::Error::custom("an empty answer"),
-    })?;
+    let answer = answers
+        .into_iter()
+        .next()
+        .ok_or_else(|| CommandError::Json {
+            command: line,
+            source: serde::de::Error::custom("an empty answer"),
+        })?;
     Ok(KernelRoute {
         table: table_id(answer.table.as_deref()).unwrap_or(0),
         dev: answer.dev,

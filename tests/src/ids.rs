@@ -73,7 +73,9 @@ impl Mac {
     }
 
     fn bytes(seed: &str) -> [u8; 6] {
-        let digest = sha1_smol::Sha1::from(format!("{seed}/mac")).digest().bytes();
+        let digest = sha1_smol::Sha1::from(format!("{seed}/mac"))
+            .digest()
+            .bytes();
         let mut b = [0u8; 6];
         b.copy_from_slice(&digest[..6]);
         b
@@ -132,6 +134,9 @@ mod tests {
         let local = Mac::local("a");
         assert_eq!(local.0[0] & 0x03, 0x02, "{local}: local, unicast");
         assert_eq!(Mac::eni("a").0[0], 0x02);
-        assert_eq!(Mac([2, 0xd1, 0x7d, 0xe3, 0x9c, 0xca]).to_string(), "02:d1:7d:e3:9c:ca");
+        assert_eq!(
+            Mac([2, 0xd1, 0x7d, 0xe3, 0x9c, 0xca]).to_string(),
+            "02:d1:7d:e3:9c:ca"
+        );
     }
 }

@@ -17,7 +17,8 @@ use crate::cmd::{CommandError, ip};
 use crate::ground_truth::table_id;
 
 /// What each namespace's `ip -batch` process runs.
-pub const BATCH_SCRIPT: &str = "link show\naddress show\nroute show table all\nrule show\nneigh show\n";
+pub const BATCH_SCRIPT: &str =
+    "link show\naddress show\nroute show table all\nrule show\nneigh show\n";
 
 /// A dump that could not be taken or read.
 #[derive(Debug, thiserror::Error)]
@@ -131,7 +132,11 @@ pub fn dump(netns: &str) -> Result<NamespaceDump, Iproute2Error> {
     let mut de = serde_json::Deserializer::from_str(&stdout);
     let json = |part: &'static str| {
         let netns = netns.to_owned();
-        move |source| Iproute2Error::Json { netns, part, source }
+        move |source| Iproute2Error::Json {
+            netns,
+            part,
+            source,
+        }
     };
     Ok(NamespaceDump {
         netns: netns.to_owned(),
@@ -285,7 +290,9 @@ fn parse_v4_prefix(dst: &str, gateway: Option<&str>) -> Option<(Ipv4Addr, u8)> {
 }
 
 fn contains(net: Ipv4Addr, len: u8, ip: Ipv4Addr) -> bool {
-    let mask = u32::MAX.checked_shl(32 - u32::from(len.min(32))).unwrap_or(0);
+    let mask = u32::MAX
+        .checked_shl(32 - u32::from(len.min(32)))
+        .unwrap_or(0);
     u32::from(net) & mask == u32::from(ip) & mask
 }
 
@@ -305,10 +312,16 @@ mod tests {
         assert!(matches_prefix(Some("192.168.0.0"), Some(19), ip));
         assert!(!matches_prefix(Some("192.168.32.0"), Some(19), ip));
         assert!(contains(Ipv4Addr::UNSPECIFIED, 0, ip));
-        assert_eq!(parse_v4_prefix("default", Some("192.168.0.1")), Some((Ipv4Addr::UNSPECIFIED, 0)));
+        assert_eq!(
+            parse_v4_prefix("default", Some("192.168.0.1")),
+            Some((Ipv4Addr::UNSPECIFIED, 0))
+        );
         assert_eq!(parse_v4_prefix("default", Some("fe80::1")), None);
         assert_eq!(parse_v4_prefix("fe80::/64", None), None);
-        assert_eq!(parse_v4_prefix("10.244.1.0/24", None), Some((Ipv4Addr::new(10, 244, 1, 0), 24)));
+        assert_eq!(
+            parse_v4_prefix("10.244.1.0/24", None),
+            Some((Ipv4Addr::new(10, 244, 1, 0), 24))
+        );
     }
 
     #[test]
@@ -318,8 +331,8 @@ mod tests {
         )
         .expect("a rule");
         assert!(rule.not);
-        let plain: IpRule = serde_json::from_str(r#"{"priority":0,"src":"all","table":"local"}"#)
-            .expect("a rule");
+        let plain: IpRule =
+            serde_json::from_str(r#"{"priority":0,"src":"all","table":"local"}"#).expect("a rule");
         assert!(!plain.not);
     }
 }

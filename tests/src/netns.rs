@@ -107,7 +107,10 @@ impl Drop for NetnsGuard {
         if !self.deleted {
             // Nothing useful can be done with a failure here; it is reported so a leak is seen.
             if let Err(err) = Cmd::new("ip").args(["netns", "del", &self.name]).run() {
-                eprintln!("podwire-e2e: could not delete namespace {}: {err}", self.name);
+                eprintln!(
+                    "podwire-e2e: could not delete namespace {}: {err}",
+                    self.name
+                );
             }
         }
     }
@@ -128,7 +131,15 @@ impl HeldNetns {
     /// running destructors (SIGKILL), so even then no namespace outlives the test run.
     pub fn spawn() -> Result<Self, NetnsError> {
         let child = Cmd::new("setpriv")
-            .args(["--pdeathsig", "KILL", "--", "unshare", "--net", "sleep", "86400"])
+            .args([
+                "--pdeathsig",
+                "KILL",
+                "--",
+                "unshare",
+                "--net",
+                "sleep",
+                "86400",
+            ])
             .spawn()?;
         let pid = child.id();
         let held = HeldNetns { child, pid };
@@ -138,10 +149,8 @@ impl HeldNetns {
         loop {
             // The holder execs setpriv → unshare → sleep under one pid; its namespace changes
             // when unshare has run.
-            if let Ok(inode) = inode_of(&held.path()) {
-                if inode != own {
-                    break;
-                }
+            if inode_of(&held.path()).is_ok_and(|inode| inode != own) {
+                break;
             }
             if start.elapsed() > limit {
                 return Err(NetnsError::NotUnshared { pid, waited: limit });
@@ -204,7 +213,10 @@ mod tests {
         let a = NamePrefix::next();
         let b = NamePrefix::next();
         assert_ne!(a, b);
-        assert!(a.as_str().starts_with(&format!("pw{}x", std::process::id())));
+        assert!(
+            a.as_str()
+                .starts_with(&format!("pw{}x", std::process::id()))
+        );
         assert!(a.name("node").ends_with("-node"));
     }
 
@@ -228,6 +240,10 @@ mod tests {
         assert_ne!(held.inode().expect("held namespace"), own);
         let proc_dir = PathBuf::from(format!("/proc/{}", held.pid()));
         drop(held);
-        assert!(!proc_dir.exists(), "holder {} still runs", proc_dir.display());
+        assert!(
+            !proc_dir.exists(),
+            "holder {} still runs",
+            proc_dir.display()
+        );
     }
 }

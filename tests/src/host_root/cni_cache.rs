@@ -123,12 +123,18 @@ mod tests {
             capability_args: kubernetes_capability_args(serde_json::json!({})),
             result: serde_json::json!({"cniVersion": "0.4.0"}),
         };
-        assert_eq!(entry.relative_path(), "var/lib/cni/results/aws-cni-abc-eth0");
+        assert_eq!(
+            entry.relative_path(),
+            "var/lib/cni/results/aws-cni-abc-eth0"
+        );
         let text = String::from_utf8(entry.to_bytes()).expect("JSON is UTF-8");
         assert!(
             text.starts_with(r#"{"kind":"cniCacheV1","containerId":"abc","config":"eyJuYW1lIjoiYXdzLWNuaSJ9","ifName":"eth0","networkName":"aws-cni","netns":"/var/run/netns/cni-1","cniArgs":[["K8S_POD_INFRA_CONTAINER_ID","abc"]"#),
             "{text}"
         );
-        assert!(text.ends_with(r#""result":{"cniVersion":"0.4.0"}}"#), "{text}");
+        assert!(
+            text.ends_with(r#""result":{"cniVersion":"0.4.0"}}"#),
+            "{text}"
+        );
     }
 }

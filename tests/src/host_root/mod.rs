@@ -54,7 +54,11 @@ impl HostRoot {
     }
 
     /// Writes one file, creating its directories.
-    pub fn write(&self, relative: &str, contents: impl AsRef<[u8]>) -> Result<PathBuf, HostRootError> {
+    pub fn write(
+        &self,
+        relative: &str,
+        contents: impl AsRef<[u8]>,
+    ) -> Result<PathBuf, HostRootError> {
         let path = self.join(relative);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|source| HostRootError::Write {

@@ -97,7 +97,10 @@ pub(crate) fn add_pods(
             pod.netns.ip_netns_arg()
         ));
         node.push(format!("link set {} master {}", pod.host_veth, net.bridge));
-        node.push(format!("link set {} type bridge_slave hairpin on", pod.host_veth));
+        node.push(format!(
+            "link set {} type bridge_slave hairpin on",
+            pod.host_veth
+        ));
         node.push(format!("link set {} up", pod.host_veth));
         pods.push(pod);
     }
@@ -112,7 +115,10 @@ pub(crate) fn add_pods(
         let mut b = Batch::new();
         b.push("link set lo up");
         b.push("link set eth0 up");
-        b.push(format!("address add {}/{} dev eth0", pod.ip, pod.prefix_len));
+        b.push(format!(
+            "address add {}/{} dev eth0",
+            pod.ip, pod.prefix_len
+        ));
         b.push(format!("route add default via {} dev eth0", net.gateway));
         for route in net.extra_pod_routes {
             b.push(format!("route add {route} dev eth0"));

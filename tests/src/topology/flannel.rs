@@ -86,7 +86,13 @@ impl FlannelNode {
         let bridge_mac = Mac::local(&format!("{seed}cni0"));
         // The other nodes of the cluster: their lease and their VTEP.
         let remotes: Vec<(u8, Ipv4Addr, Mac)> = (1..=2u8)
-            .map(|n| (n, Ipv4Addr::new(192, 168, 60, 10 + n), Mac::local(&format!("{seed}vtep{n}"))))
+            .map(|n| {
+                (
+                    n,
+                    Ipv4Addr::new(192, 168, 60, 10 + n),
+                    Mac::local(&format!("{seed}vtep{n}")),
+                )
+            })
             .collect();
 
         let mut node = Batch::new();
@@ -103,17 +109,25 @@ impl FlannelNode {
         node.push("link set flannel.1 up");
         node.push("address add 10.244.0.0/32 dev flannel.1");
         for (n, _, mac) in &remotes {
-            node.push(format!("route add 10.244.{n}.0/24 via 10.244.{n}.0 dev flannel.1 onlink"));
-            node.push(format!("neigh add 10.244.{n}.0 dev flannel.1 lladdr {mac} nud permanent"));
+            node.push(format!(
+                "route add 10.244.{n}.0/24 via 10.244.{n}.0 dev flannel.1 onlink"
+            ));
+            node.push(format!(
+                "neigh add 10.244.{n}.0 dev flannel.1 lladdr {mac} nud permanent"
+            ));
         }
-        node.push(format!("link add cni0 address {bridge_mac} mtu {MTU} type bridge"));
+        node.push(format!(
+            "link add cni0 address {bridge_mac} mtu {MTU} type bridge"
+        ));
         node.push("link set cni0 up");
         node.push("address add 10.244.0.1/24 dev cni0");
         node.run_ip(parts.node.name())?;
 
         let mut fdb = Batch::new();
         for (_, ip, mac) in &remotes {
-            fdb.push(format!("fdb append {mac} dev flannel.1 dst {ip} self permanent"));
+            fdb.push(format!(
+                "fdb append {mac} dev flannel.1 dst {ip} self permanent"
+            ));
         }
         fdb.run_bridge(parts.node.name())?;
 
@@ -133,7 +147,9 @@ impl FlannelNode {
         parts
             .host_root
             .write("etc/cni/net.d/10-flannel.conflist", CONFLIST)?;
-        parts.host_root.write("run/flannel/subnet.env", SUBNET_ENV)?;
+        parts
+            .host_root
+            .write("run/flannel/subnet.env", SUBNET_ENV)?;
         let network = BridgedNetwork {
             network_name: "cbr0",
             cni_version: "0.3.1",

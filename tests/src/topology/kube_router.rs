@@ -71,7 +71,9 @@ impl KubeRouterNode {
         ));
         node.push("link set eth0 up");
         node.push(format!("address add {NODE_IP}/24 dev eth0"));
-        node.push(format!("route add default via {GATEWAY} dev eth0 proto dhcp metric 100"));
+        node.push(format!(
+            "route add default via {GATEWAY} dev eth0 proto dhcp metric 100"
+        ));
         // Learned from the other nodes' BGP announcements.
         node.push(format!(
             "route add 10.233.65.0/24 via 192.168.50.52 dev eth0 proto {BGP_ROUTE_PROTO}"
@@ -79,7 +81,9 @@ impl KubeRouterNode {
         node.push(format!(
             "route add 10.233.66.0/24 via 192.168.50.51 dev eth0 proto {BGP_ROUTE_PROTO}"
         ));
-        node.push(format!("link add kube-bridge address {bridge_mac} type bridge"));
+        node.push(format!(
+            "link add kube-bridge address {bridge_mac} type bridge"
+        ));
         node.push("link set kube-bridge up");
         node.push("address add 10.233.64.1/24 dev kube-bridge");
         // Stand-in for `link add kube-dummy-if type dummy`.

@@ -310,9 +310,10 @@ impl NodeParts {
             self.held.push(held);
             return Ok(PodNetns::Unnamed { pid });
         }
-        let name = self
-            .prefix
-            .name(&format!("cni-{}", ids::uuid(&format!("{}{seed}", self.prefix.as_str()))));
+        let name = self.prefix.name(&format!(
+            "cni-{}",
+            ids::uuid(&format!("{}{seed}", self.prefix.as_str()))
+        ));
         let guard = NetnsGuard::create(name.clone())?;
         let link = self.netns_dir.path().join(&name);
         let target = guard.path();
@@ -345,7 +346,9 @@ pub(crate) fn pod_identity(seed: &str, index: usize) -> (String, String) {
     const APPS: [&str; 6] = ["api", "checkout", "frontend", "coredns", "worker", "ledger"];
     // Kubernetes' safe alphabet for generated name suffixes.
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let digest = sha1_smol::Sha1::from(format!("{seed}/pod/{index}")).digest().bytes();
+    let digest = sha1_smol::Sha1::from(format!("{seed}/pod/{index}"))
+        .digest()
+        .bytes();
     let pick = |i: usize| char::from(ALPHABET[usize::from(digest[i]) % ALPHABET.len()]);
     let hash: String = (0..10).map(pick).collect();
     let id: String = (10..15).map(pick).collect();

@@ -135,7 +135,8 @@ fn listen_in(netns_path: &Path) -> Result<TcpListener, IpamdError> {
         path: netns_path.to_owned(),
         source,
     })?;
-    TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, IPAMD_PORT))).map_err(IpamdError::Listen)
+    TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, IPAMD_PORT)))
+        .map_err(IpamdError::Listen)
 }
 
 /// Asks ipamd's address inside the namespace, as a client on the node would: `GET path` from a
@@ -158,11 +159,17 @@ pub fn get_in(netns_path: &Path, path: &str) -> Result<(u16, Vec<u8>), IpamdErro
                 path: request_path.clone(),
                 source,
             };
-            let mut stream = TcpStream::connect(SocketAddr::from((Ipv4Addr::LOCALHOST, IPAMD_PORT)))
+            let mut stream =
+                TcpStream::connect(SocketAddr::from((Ipv4Addr::LOCALHOST, IPAMD_PORT)))
+                    .map_err(failed)?;
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
                 .map_err(failed)?;
-            stream.set_read_timeout(Some(Duration::from_secs(5))).map_err(failed)?;
-            write!(stream, "GET {request_path} HTTP/1.1\r\nHost: 127.0.0.1:{IPAMD_PORT}\r\n\r\n")
-                .map_err(failed)?;
+            write!(
+                stream,
+                "GET {request_path} HTTP/1.1\r\nHost: 127.0.0.1:{IPAMD_PORT}\r\n\r\n"
+            )
+            .map_err(failed)?;
             let mut response = Vec::new();
             stream.read_to_end(&mut response).map_err(failed)?;
             let split = response
@@ -238,7 +245,8 @@ pub(crate) fn enis_response(enis: &[Eni], pods: &[VpcPod]) -> Value {
         };
         for pod in pods.iter().filter(|p| Some(p.slot) == slot) {
             let ip = pod.pod.ip;
-            let seconds_after = pod.assigned_at_unix_ns / 1_000_000_000 - super::files::ASSIGNED_BASE_UNIX_S;
+            let seconds_after =
+                pod.assigned_at_unix_ns / 1_000_000_000 - super::files::ASSIGNED_BASE_UNIX_S;
             let address = json!({
                 "Address": ip.to_string(),
                 "IPAMKey": {"networkName": "aws-cni", "containerID": "", "ifName": ""},

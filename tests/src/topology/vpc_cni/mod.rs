@@ -180,12 +180,16 @@ impl VpcCniNode {
         let mut next = SlotCounters::default();
         for (index, (slot, cached, unnamed)) in plans.into_iter().enumerate() {
             let netns = parts.add_pod_netns(&format!("pod{index}"), unnamed)?;
-            pods.push(plan_pod(&seed, index, slot, cached, netns, &enis, &mut next));
+            pods.push(plan_pod(
+                &seed, index, slot, cached, netns, &enis, &mut next,
+            ));
         }
         for eni in enis.iter_mut().filter(|e| !e.is_trunk) {
             // Two unused secondary IPs per ENI, outside the pods' ranges: ipamd's warm pool.
             let third = 28 + eni.device_number as u8;
-            eni.warm_ips = (0..2).map(|i| Ipv4Addr::new(192, 168, third, 200 + i)).collect();
+            eni.warm_ips = (0..2)
+                .map(|i| Ipv4Addr::new(192, 168, third, 200 + i))
+                .collect();
         }
 
         wire_vpc_switch(&vpc, &enis, false)?;
@@ -227,9 +231,18 @@ impl VpcCniNode {
     /// (slot, has a cache entry, unnamed namespace) for every pod, ordinary pods first.
     fn pod_plans(&self) -> Vec<(EniSlot, bool, bool)> {
         let mut plans = Vec::new();
-        plans.extend(std::iter::repeat_n((EniSlot::Primary, true, false), self.primary));
-        plans.extend(std::iter::repeat_n((EniSlot::Secondary, true, false), self.secondary));
-        plans.extend(std::iter::repeat_n((EniSlot::Branch, true, false), self.branch));
+        plans.extend(std::iter::repeat_n(
+            (EniSlot::Primary, true, false),
+            self.primary,
+        ));
+        plans.extend(std::iter::repeat_n(
+            (EniSlot::Secondary, true, false),
+            self.secondary,
+        ));
+        plans.extend(std::iter::repeat_n(
+            (EniSlot::Branch, true, false),
+            self.branch,
+        ));
         if self.extra.without_cache_entry {
             plans.push((EniSlot::Primary, false, false));
         }
@@ -309,7 +322,11 @@ fn plan_pod(
             wiring: "aws-vpc-cni-branch",
         },
         (None, slot) => {
-            let eni = if slot == EniSlot::Primary { &enis[0] } else { &enis[1] };
+            let eni = if slot == EniSlot::Primary {
+                &enis[0]
+            } else {
+                &enis[1]
+            };
             ExpectedPath {
                 table: eni.route_table(),
                 egress_device: eni.device.to_owned(),
@@ -321,7 +338,8 @@ fn plan_pod(
         }
     };
     let container_id = ids::container_id(&pod_seed);
-    let cache_entry = has_cache_entry.then(|| format!("{}/aws-cni-{container_id}-eth0", cni_cache::RESULTS_DIR));
+    let cache_entry =
+        has_cache_entry.then(|| format!("{}/aws-cni-{container_id}-eth0", cni_cache::RESULTS_DIR));
     VpcPod {
         pod: BuiltPod {
             uid: ids::uuid(&format!("{pod_seed}/uid")),
@@ -358,7 +376,9 @@ fn wire_vpc_switch(vpc: &str, enis: &[Eni], ports: bool) -> Result<(), TopologyE
         batch.push("link set lo up");
         batch.push(format!("link add subnet0 mtu {MTU} type bridge"));
         batch.push("link set subnet0 up");
-        batch.push(format!("address add {GATEWAY}/{SUBNET_PREFIX_LEN} dev subnet0"));
+        batch.push(format!(
+            "address add {GATEWAY}/{SUBNET_PREFIX_LEN} dev subnet0"
+        ));
     }
     Ok(batch.run_ip(vpc)?)
 }
@@ -387,17 +407,29 @@ fn wire_host(node: &str, vpc: &str, enis: &[Eni], pods: &[VpcPod]) -> Result<(),
         }
         // setupENINetwork: the ENI's address, its table, and no connected route in main.
         let table = eni.route_table();
-        b.push(format!("address add {}/{SUBNET_PREFIX_LEN} dev {dev}", eni.ip));
+        b.push(format!(
+            "address add {}/{SUBNET_PREFIX_LEN} dev {dev}",
+            eni.ip
+        ));
         b.push(format!("route del {subnet} dev {dev} src {}", eni.ip));
-        b.push(format!("route add {GATEWAY}/32 dev {dev} scope link table {table}"));
-        b.push(format!("route add default via {GATEWAY} dev {dev} table {table}"));
+        b.push(format!(
+            "route add {GATEWAY}/32 dev {dev} scope link table {table}"
+        ));
+        b.push(format!(
+            "route add default via {GATEWAY} dev {dev} table {table}"
+        ));
         if !eni.is_trunk {
-            b.push(format!("rule add from {}/32 lookup {table} pref 32765", eni.ip));
+            b.push(format!(
+                "rule add from {}/32 lookup {table} pref 32765",
+                eni.ip
+            ));
         }
     }
     // SetupHostNetwork: the connmark rule, and (pod ENI, strict mode) local lookup after the vlan
     // rules.
-    b.push(format!("rule add fwmark {CONNMARK:#x}/{CONNMARK:#x} lookup main pref 1024"));
+    b.push(format!(
+        "rule add fwmark {CONNMARK:#x}/{CONNMARK:#x} lookup main pref 1024"
+    ));
     b.push("rule add lookup local pref 20");
     b.push("rule del pref 0 lookup local");
 
@@ -413,7 +445,10 @@ fn wire_host(node: &str, vpc: &str, enis: &[Eni], pods: &[VpcPod]) -> Result<(),
         b.push(format!("link set {} up", p.host_veth));
         match &pod.branch {
             None => {
-                b.push(format!("route add {}/32 dev {} scope link", p.ip, p.host_veth));
+                b.push(format!(
+                    "route add {}/32 dev {} scope link",
+                    p.ip, p.host_veth
+                ));
                 b.push(format!("rule add to {}/32 lookup main pref 512", p.ip));
                 if pod.slot == EniSlot::Secondary {
                     b.push(format!(
@@ -432,11 +467,21 @@ fn wire_host(node: &str, vpc: &str, enis: &[Eni], pods: &[VpcPod]) -> Result<(),
                     branch.mac
                 ));
                 b.push(format!("link set {vlan} up"));
-                b.push(format!("route add {GATEWAY}/32 dev {vlan} scope link table {table}"));
-                b.push(format!("route add default via {GATEWAY} dev {vlan} table {table}"));
-                b.push(format!("route add {}/32 dev {} scope link table {table}", p.ip, p.host_veth));
+                b.push(format!(
+                    "route add {GATEWAY}/32 dev {vlan} scope link table {table}"
+                ));
+                b.push(format!(
+                    "route add default via {GATEWAY} dev {vlan} table {table}"
+                ));
+                b.push(format!(
+                    "route add {}/32 dev {} scope link table {table}",
+                    p.ip, p.host_veth
+                ));
                 b.push(format!("rule add iif {vlan} lookup {table} pref 10"));
-                b.push(format!("rule add iif {} lookup {table} pref 10", p.host_veth));
+                b.push(format!(
+                    "rule add iif {} lookup {table} pref 10",
+                    p.host_veth
+                ));
             }
         }
     }
