@@ -128,7 +128,9 @@ impl HeldNetns {
     /// Starts the holder and waits until it is in its own namespace.
     ///
     /// `setpriv --pdeathsig KILL` makes the kernel kill the holder if this process dies without
-    /// running destructors (SIGKILL), so even then no namespace outlives the test run.
+    /// running destructors (SIGKILL), so even then no namespace outlives the test run. The
+    /// signal follows the *thread* that spawned the holder: spawn from the thread that owns the
+    /// guard (a test's own thread), not from a short-lived helper thread.
     pub fn spawn() -> Result<Self, NetnsError> {
         let child = Cmd::new("setpriv")
             .args([

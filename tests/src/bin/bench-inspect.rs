@@ -8,7 +8,11 @@
 //!
 //! ```text
 //! PODWIRE_AGENT_BIN=target/release/podwire-agent target/release/bench-inspect [--runs K] [--sizes 10,50,250]
+//! target/release/bench-inspect --iproute2-only     # the baseline alone, no agent needed
 //! ```
+//!
+//! Every agent run's report is checked against the node as built, and the first iproute2 join
+//! too, so neither side is timed while answering wrongly.
 
 use std::io::Write as _;
 use std::net::IpAddr;
