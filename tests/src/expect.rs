@@ -123,8 +123,9 @@ pub fn node_differences(report: &InspectReport, node: &BuiltNode) -> Vec<String>
 }
 
 /// The report's errors that concern this node. Ignored: entries about `/proc/PID` of processes
-/// that are not this node's (other tests' processes come and go while the agent scans `/proc`),
-/// and, on nodes that do not run VPC CNI, the absence of ipamd and its checkpoint.
+/// that are not this node's (other tests' processes come and go while the agent scans `/proc`);
+/// on nodes that do not run VPC CNI, the absence of ipamd and its checkpoint; and node identity
+/// (boot id, hostname), which a test host root does not stage.
 pub fn errors_about_node<'a>(
     report: &'a InspectReport,
     node: &BuiltNode,
@@ -138,7 +139,7 @@ pub fn errors_about_node<'a>(
             let foreign_proc = proc_pid(&e.subject).is_some_and(|pid| !holders.contains(&pid));
             let no_vpc_cni = node.kind != NodeKind::VpcCni
                 && matches!(e.source.as_str(), "ipamd" | "ipam_checkpoint");
-            !foreign_proc && !no_vpc_cni
+            !foreign_proc && !no_vpc_cni && e.source != "node_identity"
         })
         .collect()
 }
