@@ -1,0 +1,165 @@
+//! Lookup structures over the host namespace, built once per resolution so that following 250
+//! pods costs one pass over the node's links, routes and rules rather than one per pod.
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use crate::model::{IpFamily, Link, LinkKind, NetnsState, NodeSnapshot, PolicyRule, Route};
+
+/// The host namespace, indexed.
+#[derive(Debug)]
+pub(super) struct HostIndex<'a> {
+    ns: &'a NetnsState,
+    links: HashMap<u32, &'a Link>,
+    /// Each master's ports (a bridge's enslaved links), in dump order.
+    ports: HashMap<u32, Vec<&'a Link>>,
+    /// Each table's routes of one family, most specific first (destination prefix, then IPv6
+    /// source prefix, both longest first), then lowest metric, then dump order: the first route
+    /// that contains a destination is the one the kernel's longest-prefix match picks.
+    tables: HashMap<(IpFamily, u32), Vec<&'a Route>>,
+    /// Every route of both families with a prefix longer than 0, for choosing a probe.
+    specific_routes: Vec<&'a Route>,
+    rules_v4: Vec<&'a PolicyRule>,
+    rules_v6: Vec<&'a PolicyRule>,
+    /// Which link holds each local address (the first one, in dump order).
+    address_owner: HashMap<IpAddr, u32>,
+    /// The host's ids for the pod namespaces the snapshot read.
+    pod_nsids: HashSet<i32>,
+    /// Host veths found to lead into a pod namespace (also those of namespaces without an nsid).
+    pod_host_veths: HashSet<u32>,
+}
+
+impl<'a> HostIndex<'a> {
+    pub(super) fn new(snapshot: &'a NodeSnapshot) -> Self {
+        let host = &snapshot.host;
+        let links = host.links.iter().map(|l| (l.ifindex, l)).collect();
+        let mut ports: HashMap<u32, Vec<&Link>> = HashMap::new();
+        for link in &host.links {
+            if let Some(master) = link.master {
+                ports.entry(master).or_default().push(link);
+            }
+        }
+
+        let mut tables: HashMap<(IpFamily, u32), Vec<&Route>> = HashMap::new();
+        for route in &host.routes {
+            tables.entry((family_of_net(&route.destination), route.table)).or_default().push(route);
+        }
+        for routes in tables.values_mut() {
+            // Stable: among equal prefixes and metrics the kernel keeps insertion (dump) order.
+            routes.sort_by_key(|r| {
+                (
+                    std::cmp::Reverse(r.destination.prefix_len()),
+                    std::cmp::Reverse(r.source.map_or(0, |s| s.prefix_len())),
+                    r.metric,
+                )
+            });
+        }
+        let specific_routes = host.routes.iter().filter(|r| r.destination.prefix_len() > 0).collect();
+
+        let rules_of = |family| {
+            let mut rules: Vec<&PolicyRule> = host.rules.iter().filter(|r| r.family == family).collect();
+            // Stable: rules of equal priority are tried in the order the kernel lists them.
+            rules.sort_by_key(|r| r.priority);
+            rules
+        };
+
+        let mut address_owner = HashMap::new();
+        for address in &host.addresses {
+            address_owner.entry(address.address.addr()).or_insert(address.ifindex);
+        }
+
+        HostIndex {
+            ns: host,
+            links,
+            ports,
+            tables,
+            specific_routes,
+            rules_v4: rules_of(IpFamily::V4),
+            rules_v6: rules_of(IpFamily::V6),
+            address_owner,
+            pod_nsids: snapshot.namespaces.iter().filter_map(|ns| ns.nsid).collect(),
+            pod_host_veths: HashSet::new(),
+        }
+    }
+
+    /// Records the host veths that pod discovery paired with a pod interface.
+    pub(super) fn set_pod_host_veths(&mut self, ifindexes: impl IntoIterator<Item = u32>) {
+        self.pod_host_veths = ifindexes.into_iter().collect();
+    }
+
+    /// Every host link, in dump order.
+    pub(super) fn links(&self) -> impl Iterator<Item = &'a Link> + use<'a> {
+        self.ns.links.iter()
+    }
+
+    pub(super) fn link(&self, ifindex: u32) -> Option<&'a Link> {
+        self.links.get(&ifindex).copied()
+    }
+
+    /// The links enslaved to a master device.
+    pub(super) fn ports_of(&self, master: u32) -> &[&'a Link] {
+        self.ports.get(&master).map_or(&[], Vec::as_slice)
+    }
+
+    /// The name of a host link, or `if<N>` when the snapshot lacks it.
+    pub(super) fn link_name(&self, ifindex: u32) -> String {
+        self.link(ifindex).map_or_else(|| format!("if{ifindex}"), |l| l.name.clone())
+    }
+
+    /// A table's routes of one family, in lookup order.
+    pub(super) fn table(&self, family: IpFamily, table: u32) -> &[&'a Route] {
+        self.tables.get(&(family, table)).map_or(&[], Vec::as_slice)
+    }
+
+    pub(super) fn specific_routes(&self) -> &[&'a Route] {
+        &self.specific_routes
+    }
+
+    /// The host's rules of one family, in the order the kernel tries them.
+    pub(super) fn rules(&self, family: IpFamily) -> &[&'a PolicyRule] {
+        match family {
+            IpFamily::V4 => &self.rules_v4,
+            IpFamily::V6 => &self.rules_v6,
+        }
+    }
+
+    pub(super) fn all_rules(&self) -> impl Iterator<Item = &'a PolicyRule> + '_ {
+        self.rules_v4.iter().chain(self.rules_v6.iter()).copied()
+    }
+
+    /// The link holding a local address (`ip addr`).
+    pub(super) fn address_owner(&self, address: IpAddr) -> Option<&'a Link> {
+        self.address_owner.get(&address).and_then(|&ifindex| self.link(ifindex))
+    }
+
+    /// Whether a host veth leads into one of the pod namespaces the snapshot read.
+    pub(super) fn leads_to_pod(&self, link: &Link) -> bool {
+        link.is_veth()
+            && (self.pod_host_veths.contains(&link.ifindex)
+                || link.link_netnsid.is_some_and(|nsid| self.pod_nsids.contains(&nsid)))
+    }
+
+    /// Whether the device is enslaved to a VRF (the l3mdev a rule would look a table up for).
+    pub(super) fn in_vrf(&self, link: &Link) -> bool {
+        link.master
+            .and_then(|m| self.link(m))
+            .is_some_and(|m| matches!(&m.kind, LinkKind::Other { name } if name == "vrf"))
+    }
+}
+
+pub(super) fn family_of_net(net: &IpNet) -> IpFamily {
+    match net {
+        IpNet::V4(_) => IpFamily::V4,
+        IpNet::V6(_) => IpFamily::V6,
+    }
+}
+
+/// The first global address of one family on a link (`scope global` in `ip addr`).
+pub(super) fn global_address(ns: &NetnsState, ifindex: u32, family: IpFamily) -> Option<IpNet> {
+    ns.addresses_of(ifindex)
+        .filter(|a| a.scope == crate::model::RouteScope::Universe && family_of_net(&a.address) == family)
+        .map(|a| a.address)
+        .next()
+}
