@@ -10,9 +10,7 @@ use super::layers;
 use super::lookup::{self, Outcome};
 use super::path::{Egress, KernelCheck, LinkRef, Problem, ProblemCode, RouteRef};
 use super::rules::{self, Flow};
-use crate::model::{
-    IpFamily, KernelRouteAnswer, KernelRouteQuery, PolicyRule, Route, RuleAction, table,
-};
+use crate::model::{IpFamily, KernelRouteAnswer, KernelRouteQuery, PolicyRule, Route, table};
 
 /// The kernel's recorded answers, by question.
 pub(super) type KernelAnswers<'a> = HashMap<&'a KernelRouteQuery, &'a KernelRouteAnswer>;
@@ -52,7 +50,12 @@ fn route_ref(host: &HostIndex<'_>, route: &Route) -> RouteRef {
 }
 
 /// Traces traffic of `flow` through the host, labelled `label` in the result and its problems.
-pub(super) fn trace<'a>(host: &HostIndex<'a>, flow: &Flow<'_>, label: String, answers: &KernelAnswers<'_>) -> Traced<'a> {
+pub(super) fn trace<'a>(
+    host: &HostIndex<'a>,
+    flow: &Flow<'_>,
+    label: String,
+    answers: &KernelAnswers<'_>,
+) -> Traced<'a> {
     let decision = lookup::decide(host, flow);
     let mut problems = Vec::new();
     let mut egress = Egress {
@@ -107,7 +110,12 @@ pub(super) fn trace<'a>(host: &HostIndex<'a>, flow: &Flow<'_>, label: String, an
             ),
         ));
     }
-    Traced { egress, problems, crossed_branch, rule: decision.rule }
+    Traced {
+        egress,
+        problems,
+        crossed_branch,
+        rule: decision.rule,
+    }
 }
 
 /// Fills in the egress device and the stack below it; says whether a branch link was crossed.
@@ -124,7 +132,10 @@ fn follow_route(
             .nexthops
             .iter()
             .map(|nh| {
-                let via = nh.gateway.map(|gw| format!("via {gw} ")).unwrap_or_default();
+                let via = nh
+                    .gateway
+                    .map(|gw| format!("via {gw} "))
+                    .unwrap_or_default();
                 format!("{via}dev {} weight {}", host.link_name(nh.oif), nh.weight)
             })
             .collect();
@@ -143,7 +154,11 @@ fn follow_route(
     let Some(oif) = *oif else {
         problems.push(Problem::new(
             ProblemCode::MissingLink,
-            format!("{label}: route {} in table {} names no device", route.destination, table::name(route.table)),
+            format!(
+                "{label}: route {} in table {} names no device",
+                route.destination,
+                table::name(route.table)
+            ),
         ));
         return false;
     };
@@ -163,7 +178,12 @@ fn follow_route(
     egress.layers = stack.layers;
     egress.nic = stack.nic.map(LinkRef::from);
     egress.stays_on_node = stack.stays_on_node;
-    problems.extend(stack.problems.into_iter().map(|p| Problem::new(p.code, format!("{label}: {}", p.message))));
+    problems.extend(
+        stack
+            .problems
+            .into_iter()
+            .map(|p| Problem::new(p.code, format!("{label}: {}", p.message))),
+    );
     match &stack.branch {
         Some(branch) => {
             egress.eni_mac = branch.link.mac;
@@ -178,13 +198,15 @@ fn follow_route(
 /// VPC CNI's SNAT rule for a pod whose traffic `selecting` sends to its ENI's table: a rule with
 /// a firewall mark that looks up `main` and is tried first (1024 `fwmark 0x80/0x80 lookup main`,
 /// matching the connmark VPC CNI's iptables rules restore on internet-bound connections).
-pub(super) fn snat_rule<'a>(host: &HostIndex<'a>, pod_ip: IpAddr, selecting: &PolicyRule) -> Option<&'a PolicyRule> {
-    host.rules(IpFamily::of(&pod_ip)).iter().copied().find(|rule| {
-        !rule.invert
-            && rule.fwmark.is_some_and(|mark| mark != 0)
-            && rule.action == RuleAction::Lookup { table: table::MAIN }
-            && rule.priority < selecting.priority
-    })
+pub(super) fn snat_rule<'a>(
+    host: &HostIndex<'a>,
+    pod_ip: IpAddr,
+    selecting: &PolicyRule,
+) -> Option<&'a PolicyRule> {
+    host.fwmark_main_rules(IpFamily::of(&pod_ip))
+        .iter()
+        .copied()
+        .find(|rule| rule.priority < selecting.priority)
 }
 
 /// The label of the SNAT path: `internet-bound after SNAT (fwmark 0x80/0x80, rule 1024)`.
@@ -192,4 +214,3 @@ pub(super) fn snat_label(rule: &PolicyRule) -> String {
     let mark = rules::fwmark_text(rule).unwrap_or_default();
     format!("internet-bound after SNAT ({mark}, rule {})", rule.priority)
 }
-

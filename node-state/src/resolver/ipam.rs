@@ -6,6 +6,7 @@ use std::net::IpAddr;
 
 use super::index::HostIndex;
 use super::path::{Problem, ProblemCode};
+use super::prefix::bits;
 use crate::model::{IpFamily, IpamdEni, RuleAction, VpcCniState, table};
 
 /// The table VPC CNI routes an ENI's pods through.
@@ -13,7 +14,9 @@ fn expected_table(eni: &IpamdEni) -> u32 {
     if eni.is_primary {
         table::MAIN
     } else {
-        eni.route_table_id.filter(|&id| id != 0).unwrap_or(eni.device_number + 1)
+        eni.route_table_id
+            .filter(|&id| id != 0)
+            .unwrap_or(eni.device_number + 1)
     }
 }
 
@@ -29,10 +32,11 @@ fn eni_name(eni: &IpamdEni) -> String {
 /// `table_id`: VPC CNI before v1.6 wrote one such rule per VPC CIDR instead of `from POD`, so
 /// its pods reach the probe destination through `main` while their ENI's table is still in use.
 fn vpc_scoped_rule_uses(host: &HostIndex<'_>, pod_ip: IpAddr, table_id: u32) -> bool {
+    let pod = bits(pod_ip);
     host.rules(IpFamily::of(&pod_ip)).iter().any(|r| {
-        r.source.is_some_and(|s| s.prefix_len() > 0 && s.contains(&pod_ip))
-            && r.destination.is_some_and(|d| d.prefix_len() > 0)
-            && r.action == RuleAction::Lookup { table: table_id }
+        r.source.is_some_and(|s| s.contains(pod))
+            && r.destination.is_some()
+            && r.rule.action == RuleAction::Lookup { table: table_id }
     })
 }
 
@@ -44,12 +48,19 @@ pub(super) fn cross_check(
     pod_ip: IpAddr,
     routed_table: Option<u32>,
 ) -> Vec<Problem> {
-    let Some(ipamd) = vpc.and_then(|v| v.ipamd.as_ref()) else { return Vec::new() };
+    let Some(ipamd) = vpc.and_then(|v| v.ipamd.as_ref()) else {
+        return Vec::new();
+    };
     let holder = ipamd
         .network_cards
         .iter()
         .flat_map(|card| &card.enis)
-        .find_map(|eni| eni.cidrs.iter().find(|c| c.cidr.contains(&pod_ip)).map(|cidr| (eni, cidr)));
+        .find_map(|eni| {
+            eni.cidrs
+                .iter()
+                .find(|c| c.cidr.contains(&pod_ip))
+                .map(|cidr| (eni, cidr))
+        });
     let Some((eni, cidr)) = holder else {
         return vec![Problem::new(
             ProblemCode::IpamMismatch,

@@ -43,7 +43,10 @@ enum Step<'a> {
     /// `link` is the device that leaves the node.
     Nic,
     /// Continue with `next`, because of `via`.
-    Down { next: &'a Link, via: String },
+    Down {
+        next: &'a Link,
+        via: String,
+    },
     /// The path ends on the node, for the reason given.
     OnNode(String),
     Stuck(Problem),
@@ -58,14 +61,20 @@ pub(super) fn walk<'a>(host: &HostIndex<'a>, egress: &'a Link) -> LinkStack<'a> 
         if !visited.insert(current.ifindex) {
             stack.problems.push(Problem::new(
                 ProblemCode::UnresolvedLayer,
-                format!("the link stack below {} loops back to {}", egress.name, current.name),
+                format!(
+                    "the link stack below {} loops back to {}",
+                    egress.name, current.name
+                ),
             ));
             return stack;
         }
         if stack.layers.len() >= MAX_DEPTH {
             stack.problems.push(Problem::new(
                 ProblemCode::UnresolvedLayer,
-                format!("the link stack below {} is deeper than {MAX_DEPTH} links", egress.name),
+                format!(
+                    "the link stack below {} is deeper than {MAX_DEPTH} links",
+                    egress.name
+                ),
             ));
             return stack;
         }
@@ -86,9 +95,16 @@ pub(super) fn walk<'a>(host: &HostIndex<'a>, egress: &'a Link) -> LinkStack<'a> 
                 if stack.branch.is_none()
                     && let Some(vlan_id) = branch_vlan_id(current)
                 {
-                    stack.branch = Some(BranchEni { link: current, vlan_id, trunk: next.name.clone() });
+                    stack.branch = Some(BranchEni {
+                        link: current,
+                        vlan_id,
+                        trunk: next.name.clone(),
+                    });
                 }
-                stack.layers.push(Layer { link: LinkRef::from(current), via });
+                stack.layers.push(Layer {
+                    link: LinkRef::from(current),
+                    via,
+                });
                 current = next;
             }
         }
@@ -100,13 +116,27 @@ fn step<'a>(host: &HostIndex<'a>, link: &'a Link) -> Step<'a> {
         return down_to_parent(host, link, |parent| format!("vlan {vlan_id} on {parent}"));
     }
     match &link.kind {
-        LinkKind::Vlan { id, .. } => down_to_parent(host, link, |parent| format!("vlan {id} on {parent}")),
-        LinkKind::Macvlan { mode } => down_to_parent(host, link, |parent| format!("macvlan on {parent} (mode {mode})")),
-        LinkKind::Ipvlan { mode } => down_to_parent(host, link, |parent| format!("ipvlan on {parent} (mode {mode})")),
-        LinkKind::Vxlan { vni, underlay, local, .. } => {
+        LinkKind::Vlan { id, .. } => {
+            down_to_parent(host, link, |parent| format!("vlan {id} on {parent}"))
+        }
+        LinkKind::Macvlan { mode } => down_to_parent(host, link, |parent| {
+            format!("macvlan on {parent} (mode {mode})")
+        }),
+        LinkKind::Ipvlan { mode } => down_to_parent(host, link, |parent| {
+            format!("ipvlan on {parent} (mode {mode})")
+        }),
+        LinkKind::Vxlan {
+            vni,
+            underlay,
+            local,
+            ..
+        } => {
             if let Some(ifindex) = underlay {
                 return match host.link(*ifindex) {
-                    Some(next) => Step::Down { next, via: format!("vxlan vni {vni} dev {}", next.name) },
+                    Some(next) => Step::Down {
+                        next,
+                        via: format!("vxlan vni {vni} dev {}", next.name),
+                    },
                     None => Step::Stuck(missing(format!(
                         "vxlan {} (vni {vni}) is pinned to device ifindex {ifindex}, which the snapshot does not hold",
                         link.name
@@ -115,10 +145,16 @@ fn step<'a>(host: &HostIndex<'a>, link: &'a Link) -> Step<'a> {
             }
             match local {
                 Some(ip) => match host.address_owner(*ip) {
-                    Some(next) => Step::Down { next, via: format!("vxlan vni {vni} local {ip}") },
+                    Some(next) => Step::Down {
+                        next,
+                        via: format!("vxlan vni {vni} local {ip}"),
+                    },
                     None => Step::Stuck(Problem::new(
                         ProblemCode::UnresolvedLayer,
-                        format!("vxlan {} (vni {vni}) sends from local {ip}, which no host link holds", link.name),
+                        format!(
+                            "vxlan {} (vni {vni}) sends from local {ip}, which no host link holds",
+                            link.name
+                        ),
                     )),
                 },
                 None => Step::Stuck(Problem::new(
@@ -132,18 +168,32 @@ fn step<'a>(host: &HostIndex<'a>, link: &'a Link) -> Step<'a> {
             }
         }
         LinkKind::Bridge => {
-            let uplinks: Vec<&Link> =
-                host.ports_of(link.ifindex).iter().copied().filter(|port| !host.leads_to_pod(port)).collect();
+            let uplinks: Vec<&Link> = host
+                .ports_of(link.ifindex)
+                .iter()
+                .copied()
+                .filter(|port| !host.leads_to_pod(port))
+                .collect();
             match uplinks.as_slice() {
-                [] => Step::OnNode(format!("bridge {} has no uplink port: the traffic stays on the node", link.name)),
-                [next] => Step::Down { next, via: format!("bridge port {}", next.name) },
+                [] => Step::OnNode(format!(
+                    "bridge {} has no uplink port: the traffic stays on the node",
+                    link.name
+                )),
+                [next] => Step::Down {
+                    next,
+                    via: format!("bridge port {}", next.name),
+                },
                 several => Step::Stuck(Problem::new(
                     ProblemCode::UnresolvedLayer,
                     format!(
                         "bridge {} has several uplink ports ({}): which one carries the traffic depends on \
                          the bridge's forwarding database",
                         link.name,
-                        several.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", ")
+                        several
+                            .iter()
+                            .map(|l| l.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 )),
             }
@@ -157,18 +207,32 @@ fn step<'a>(host: &HostIndex<'a>, link: &'a Link) -> Step<'a> {
 }
 
 /// vlan, macvlan and ipvlan links sit on a parent (`IFLA_LINK`) in the same namespace.
-fn down_to_parent<'a>(host: &HostIndex<'a>, link: &'a Link, via: impl FnOnce(&str) -> String) -> Step<'a> {
+fn down_to_parent<'a>(
+    host: &HostIndex<'a>,
+    link: &'a Link,
+    via: impl FnOnce(&str) -> String,
+) -> Step<'a> {
     if let Some(nsid) = link.link_netnsid {
         return Step::Stuck(Problem::new(
             ProblemCode::UnresolvedLayer,
-            format!("{}'s parent device lives in another namespace (nsid {nsid})", link.name),
+            format!(
+                "{}'s parent device lives in another namespace (nsid {nsid})",
+                link.name
+            ),
         ));
     }
     let Some(parent_index) = link.link else {
-        return Step::Stuck(missing(format!("{} ({}) names no parent device", link.name, link.kind.name())));
+        return Step::Stuck(missing(format!(
+            "{} ({}) names no parent device",
+            link.name,
+            link.kind.name()
+        )));
     };
     match host.link(parent_index) {
-        Some(next) => Step::Down { next, via: via(&next.name) },
+        Some(next) => Step::Down {
+            next,
+            via: via(&next.name),
+        },
         None => Step::Stuck(missing(format!(
             "{}'s parent device (ifindex {parent_index}) is not in the snapshot",
             link.name

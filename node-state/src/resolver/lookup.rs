@@ -3,6 +3,7 @@
 //! (`fib_table_lookup`).
 
 use super::index::HostIndex;
+use super::prefix::bits;
 use super::rules::{self, Flow, RuleMatch};
 use crate::model::{IpFamily, PolicyRule, Route, RouteType, RuleAction, table};
 
@@ -34,40 +35,60 @@ pub(super) struct Decision<'a> {
 
 impl Decision<'_> {
     fn ended(outcome: Outcome) -> Self {
-        Decision { rule: None, table: None, route: None, outcome }
+        Decision {
+            rule: None,
+            table: None,
+            route: None,
+            outcome,
+        }
     }
 }
 
 /// Longest-prefix match in one table: the most specific route whose destination (and, for IPv6,
 /// source prefix) holds the flow; lowest metric among equals. Routes with a tos never match,
 /// since the question is asked with tos 0.
-pub(super) fn lookup_table<'a>(host: &HostIndex<'a>, table_id: u32, flow: &Flow<'_>) -> Option<&'a Route> {
-    host.table(IpFamily::of(&flow.destination), table_id).iter().copied().find(|route| {
-        route.destination.contains(&flow.destination)
-            && route.tos == 0
-            && route.source.is_none_or(|src| src.contains(&flow.source))
-    })
+pub(super) fn lookup_table<'a>(
+    host: &HostIndex<'a>,
+    table_id: u32,
+    flow: &Flow<'_>,
+) -> Option<&'a Route> {
+    let (destination, source) = (bits(flow.destination), bits(flow.source));
+    host.table(IpFamily::of(&flow.destination), table_id)
+        .iter()
+        .find(|indexed| {
+            indexed.destination.contains(destination)
+                && indexed.route.tos == 0
+                && indexed.source.is_none_or(|prefix| prefix.contains(source))
+        })
+        .map(|indexed| indexed.route)
 }
 
 /// Walks the host's policy rules for one flow, the way `fib_rules_lookup` does.
 pub(super) fn decide<'a>(host: &HostIndex<'a>, flow: &Flow<'_>) -> Decision<'a> {
     let rules = host.rules(IpFamily::of(&flow.destination));
     let mut next = 0;
-    while let Some(&rule) = rules.get(next) {
+    while let Some(indexed) = rules.get(next) {
+        let rule = indexed.rule;
         next += 1;
-        match rules::evaluate(rule, flow, host) {
+        match rules::evaluate(indexed, flow, host) {
             RuleMatch::Skips => continue,
             RuleMatch::Unsupported(reason) => {
-                return Decision { rule: Some(rule), ..Decision::ended(Outcome::Unsupported(reason)) };
+                return Decision {
+                    rule: Some(rule),
+                    ..Decision::ended(Outcome::Unsupported(reason))
+                };
             }
             RuleMatch::Selects => {}
         }
-        let reject = |what: String| Decision { rule: Some(rule), ..Decision::ended(Outcome::Rejected(what)) };
+        let reject = |what: String| Decision {
+            rule: Some(rule),
+            ..Decision::ended(Outcome::Rejected(what))
+        };
         let table_id = match rule.action {
             RuleAction::Goto { priority } => {
                 // The kernel binds a goto to the first rule of exactly the target priority and
                 // refuses backward jumps; a goto whose target does not exist is skipped.
-                if let Some(target) = rules.iter().position(|r| r.priority == priority)
+                if let Some(target) = rules.iter().position(|r| r.rule.priority == priority)
                     && target >= next
                 {
                     next = target;
@@ -76,7 +97,11 @@ pub(super) fn decide<'a>(host: &HostIndex<'a>, flow: &Flow<'_>) -> Decision<'a> 
             }
             RuleAction::Nop => continue,
             RuleAction::Blackhole | RuleAction::Unreachable | RuleAction::Prohibit => {
-                return reject(format!("rule {} drops it ({})", rule.priority, rules::action_text(rule)));
+                return reject(format!(
+                    "rule {} drops it ({})",
+                    rule.priority,
+                    rules::action_text(rule)
+                ));
             }
             RuleAction::Other { code } => {
                 return reject(format!(
@@ -86,11 +111,21 @@ pub(super) fn decide<'a>(host: &HostIndex<'a>, flow: &Flow<'_>) -> Decision<'a> 
             }
             RuleAction::Lookup { table } => table,
         };
-        let Some(route) = lookup_table(host, table_id, flow) else { continue };
-        let found = |outcome| Decision { rule: Some(rule), table: Some(table_id), route: Some(route), outcome };
+        let Some(route) = lookup_table(host, table_id, flow) else {
+            continue;
+        };
+        let found = |outcome| Decision {
+            rule: Some(rule),
+            table: Some(table_id),
+            route: Some(route),
+            outcome,
+        };
         let on_node = match route.route_type {
             RouteType::Throw => continue,
-            RouteType::Unreachable | RouteType::Blackhole | RouteType::Prohibit | RouteType::Nat => {
+            RouteType::Unreachable
+            | RouteType::Blackhole
+            | RouteType::Prohibit
+            | RouteType::Nat => {
                 return found(Outcome::Rejected(format!(
                     "table {} routes it to a {} route ({})",
                     table::name(table_id),
@@ -106,9 +141,13 @@ pub(super) fn decide<'a>(host: &HostIndex<'a>, flow: &Flow<'_>) -> Decision<'a> 
                 )));
             }
             RouteType::Unicast | RouteType::Unspec => false,
-            RouteType::Local | RouteType::Broadcast | RouteType::Anycast | RouteType::Multicast => true,
+            RouteType::Local | RouteType::Broadcast | RouteType::Anycast | RouteType::Multicast => {
+                true
+            }
         };
-        if rules::suppress_prefixlength(rule).is_some_and(|len| u32::from(route.destination.prefix_len()) <= len) {
+        if rules::suppress_prefixlength(rule)
+            .is_some_and(|len| u32::from(route.destination.prefix_len()) <= len)
+        {
             continue;
         }
         if let Some(group) = rules::suppress_ifgroup(rule) {
@@ -117,7 +156,11 @@ pub(super) fn decide<'a>(host: &HostIndex<'a>, flow: &Flow<'_>) -> Decision<'a> 
                 rule.priority
             )));
         }
-        return found(if on_node { Outcome::OnNode } else { Outcome::Forward });
+        return found(if on_node {
+            Outcome::OnNode
+        } else {
+            Outcome::Forward
+        });
     }
     Decision::ended(Outcome::NoRoute)
 }

@@ -24,6 +24,7 @@ mod layers;
 mod lookup;
 mod path;
 mod pods;
+mod prefix;
 mod probe;
 mod rules;
 mod wiring;
@@ -76,16 +77,36 @@ pub fn kernel_queries(snapshot: &NodeSnapshot, probe: &Probe) -> Vec<KernelRoute
 /// Resolves every pod of the snapshot, checking each path against the kernel's recorded answers.
 pub fn resolve(snapshot: &NodeSnapshot) -> NodeResolution {
     let probe = choose_probe(snapshot);
-    let answers: KernelAnswers<'_> = snapshot.kernel_routes.iter().map(|d| (&d.query, &d.answer)).collect();
+    let answers: KernelAnswers<'_> = snapshot
+        .kernel_routes
+        .iter()
+        .map(|d| (&d.query, &d.answer))
+        .collect();
     let pods = resolve_pods(snapshot, &probe, &answers);
     NodeResolution { probe, pods }
 }
 
-fn resolve_pods(snapshot: &NodeSnapshot, probe: &Probe, answers: &KernelAnswers<'_>) -> Vec<PodPath> {
+fn resolve_pods(
+    snapshot: &NodeSnapshot,
+    probe: &Probe,
+    answers: &KernelAnswers<'_>,
+) -> Vec<PodPath> {
     let mut host = HostIndex::new(snapshot);
-    let attachments = pods::discover(snapshot, &host);
-    host.set_pod_host_veths(attachments.iter().filter_map(|a| a.host_veth).map(|veth| veth.ifindex));
-    let context = Context { snapshot, host, probe, answers };
+    let cache = identity::CniCacheIndex::new(&snapshot.cni.cache);
+    let attachments = pods::discover(snapshot, &host, &cache);
+    host.set_pod_host_veths(
+        attachments
+            .iter()
+            .filter_map(|a| a.host_veth)
+            .map(|veth| veth.ifindex),
+    );
+    let context = Context {
+        snapshot,
+        host,
+        cache,
+        probe,
+        answers,
+    };
     let mut paths: Vec<PodPath> = attachments.iter().map(|a| context.resolve_pod(a)).collect();
     paths.sort_by(pod_order);
     paths
@@ -106,6 +127,7 @@ fn pod_order(a: &PodPath, b: &PodPath) -> Ordering {
 struct Context<'a, 'p> {
     snapshot: &'a NodeSnapshot,
     host: HostIndex<'a>,
+    cache: identity::CniCacheIndex<'a>,
     probe: &'p Probe,
     answers: &'p KernelAnswers<'p>,
 }
@@ -116,7 +138,10 @@ impl Context<'_, '_> {
         let pod_interface = match attachment.link {
             Some(link) => pods::pod_interface(ns, link),
             None => PodInterface {
-                name: attachment.orphan_entry.map(|e| e.if_name.clone()).unwrap_or_default(),
+                name: attachment
+                    .orphan_entry
+                    .map(|e| e.if_name.clone())
+                    .unwrap_or_default(),
                 ifindex: 0,
                 ip: None,
                 mac: None,
@@ -133,7 +158,7 @@ impl Context<'_, '_> {
                 entry: Some(entry),
                 problem: None,
             },
-            None => identity::identify(self.snapshot, ns, &pod_interface),
+            None => identity::identify(self.snapshot, &self.cache, ns, &pod_interface),
         };
         let mut problems: Vec<Problem> = identity.problem.clone().into_iter().collect();
         problems.extend(incomplete_namespace(self.snapshot, ns));
@@ -142,7 +167,12 @@ impl Context<'_, '_> {
             namespace: identity.namespace.clone(),
             name: identity.name.clone(),
             container_id: identity.container_id.clone(),
-            netns: NetnsRef { inode: ns.inode, name: ns.name.clone(), path: ns.path.clone(), nsid: ns.nsid },
+            netns: NetnsRef {
+                inode: ns.inode,
+                name: ns.name.clone(),
+                path: ns.path.clone(),
+                nsid: ns.nsid,
+            },
             wiring: Wiring::Unknown,
             pod_interface,
             host_veth: attachment.host_veth.map(LinkRef::from),
@@ -168,33 +198,49 @@ impl Context<'_, '_> {
                     "no host veth leads into netns {} ({}), which the CNI cache names{}",
                     ns.name.as_deref().unwrap_or("(unnamed)"),
                     ns.path,
-                    attachment.link.map(|l| format!("; its interface {} is a {}", l.name, l.kind.name())).unwrap_or_default()
+                    attachment
+                        .link
+                        .map(|l| format!("; its interface {} is a {}", l.name, l.kind.name()))
+                        .unwrap_or_default()
                 ),
             ));
             path.wiring = wiring::detect(self.snapshot, &self.host, &facts);
             path.problems = problems;
             return path;
         };
-        let bridge = host_veth.master.and_then(|m| self.host.link(m)).filter(|l| l.is_bridge());
+        let bridge = host_veth
+            .master
+            .and_then(|m| self.host.link(m))
+            .filter(|l| l.is_bridge());
         path.bridge = bridge.map(LinkRef::from);
         facts.bridge = bridge;
 
         let Some(pod_ip) = path.ip() else {
             problems.push(Problem::new(
                 ProblemCode::NoPodAddress,
-                format!("{} in netns {} has no global address", path.pod_interface.name, ns.path),
+                format!(
+                    "{} in netns {} has no global address",
+                    path.pod_interface.name, ns.path
+                ),
             ));
             path.wiring = wiring::detect(self.snapshot, &self.host, &facts);
             path.problems = problems;
             return path;
         };
-        let devices: Vec<&str> = std::iter::once(host_veth.name.as_str()).chain(bridge.map(|b| b.name.as_str())).collect();
+        let devices: Vec<&str> = std::iter::once(host_veth.name.as_str())
+            .chain(bridge.map(|b| b.name.as_str()))
+            .collect();
         path.rules = rules::rules_naming_pod(&self.host, pod_ip, &devices);
 
         // Traffic from the pod enters the host's routing on the bridge when the veth is enslaved.
         let ingress = bridge.unwrap_or(host_veth);
         let destination = self.probe.for_pod(pod_ip);
-        let flow = Flow { destination, source: pod_ip, ingress, mark: 0 };
+        let flow = Flow {
+            destination,
+            source: pod_ip,
+            ingress,
+            mark: 0,
+        };
         let main = egress::trace(&self.host, &flow, format!("to {destination}"), self.answers);
         problems.extend(main.problems);
         facts.crossed_branch = main.crossed_branch;
@@ -208,11 +254,21 @@ impl Context<'_, '_> {
             if let Some(rule) = snat {
                 let mark = rules::effective_fwmark(rule).0;
                 let snat_flow = Flow { mark, ..flow };
-                let traced = egress::trace(&self.host, &snat_flow, egress::snat_label(rule), self.answers);
+                let traced = egress::trace(
+                    &self.host,
+                    &snat_flow,
+                    egress::snat_label(rule),
+                    self.answers,
+                );
                 problems.extend(traced.problems);
                 path.snat_egress = Some(traced.egress);
             }
-            problems.extend(ipam::cross_check(&self.host, self.snapshot.vpc_cni.as_ref(), pod_ip, main.egress.table));
+            problems.extend(ipam::cross_check(
+                &self.host,
+                self.snapshot.vpc_cni.as_ref(),
+                pod_ip,
+                main.egress.table,
+            ));
         }
         path.egress = Some(main.egress);
         path.problems = problems;
@@ -227,6 +283,11 @@ fn incomplete_namespace(snapshot: &NodeSnapshot, ns: &NetnsState) -> Vec<Problem
         .iter()
         .filter(|e| e.source == ErrorSource::Netlink)
         .filter(|e| e.subject == ns.path || ns.name.as_deref() == Some(e.subject.as_str()))
-        .map(|e| Problem::new(ProblemCode::IncompleteNamespace, format!("reading {}: {}", e.subject, e.message)))
+        .map(|e| {
+            Problem::new(
+                ProblemCode::IncompleteNamespace,
+                format!("reading {}: {}", e.subject, e.message),
+            )
+        })
         .collect()
 }

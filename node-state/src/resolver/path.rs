@@ -36,7 +36,11 @@ pub struct Probe {
 impl Probe {
     /// The destination to probe a pod whose address is `pod_ip` with.
     pub fn for_pod(&self, pod_ip: IpAddr) -> IpAddr {
-        if pod_ip.is_ipv4() { self.destination } else { self.destination_v6 }
+        if pod_ip.is_ipv4() {
+            self.destination
+        } else {
+            self.destination_v6
+        }
     }
 }
 
@@ -171,7 +175,12 @@ pub struct LinkRef {
 
 impl From<&Link> for LinkRef {
     fn from(link: &Link) -> Self {
-        LinkRef { name: link.name.clone(), ifindex: link.ifindex, kind: link.kind.name().to_owned(), mac: link.mac }
+        LinkRef {
+            name: link.name.clone(),
+            ifindex: link.ifindex,
+            kind: link.kind.name().to_owned(),
+            mac: link.mac,
+        }
     }
 }
 
@@ -265,7 +274,10 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(code: ProblemCode, message: impl Into<String>) -> Self {
-        Problem { code, message: message.into() }
+        Problem {
+            code,
+            message: message.into(),
+        }
     }
 }
 

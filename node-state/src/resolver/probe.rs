@@ -6,8 +6,9 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::index::HostIndex;
+use super::index::{HostIndex, IndexedRule};
 use super::path::Probe;
+use super::prefix::bits;
 use crate::model::{IpFamily, NodeSnapshot};
 
 /// Documentation addresses first (never anyone's real traffic), then well-known public resolvers.
@@ -20,8 +21,14 @@ const V4_CANDIDATES: [(IpAddr, &str); 5] = [
 ];
 
 const V6_CANDIDATES: [(IpAddr, &str); 2] = [
-    (IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)), "documentation prefix"),
-    (IpAddr::V6(Ipv6Addr::new(0x2606, 0x4700, 0x4700, 0, 0, 0, 0, 0x1111)), "public resolver"),
+    (
+        IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)),
+        "documentation prefix",
+    ),
+    (
+        IpAddr::V6(Ipv6Addr::new(0x2606, 0x4700, 0x4700, 0, 0, 0, 0, 0x1111)),
+        "public resolver",
+    ),
 ];
 
 const CONFIGURED: &str = "set with --probe-dst";
@@ -35,12 +42,21 @@ pub(super) fn choose(snapshot: &NodeSnapshot, host: &HostIndex<'_>) -> Probe {
         Some(ip @ IpAddr::V6(_)) => (ip, CONFIGURED.to_owned()),
         _ => pick(host, &V6_CANDIDATES),
     };
-    Probe { destination, reason, destination_v6, reason_v6 }
+    Probe {
+        destination,
+        reason,
+        destination_v6,
+        reason_v6,
+    }
 }
 
 /// What on the node routes `ip` more specifically than a default route, if anything.
 fn covered_by(host: &HostIndex<'_>, ip: IpAddr) -> Option<String> {
-    if let Some(route) = host.specific_routes().iter().find(|r| r.destination.contains(&ip)) {
+    if let Some(route) = host
+        .specific_routes()
+        .iter()
+        .find(|r| r.destination.contains(&ip))
+    {
         return Some(format!(
             "{ip} is inside route {} (table {})",
             route.destination,
@@ -49,8 +65,14 @@ fn covered_by(host: &HostIndex<'_>, ip: IpAddr) -> Option<String> {
     }
     host.rules(IpFamily::of(&ip))
         .iter()
-        .find(|r| r.destination.is_some_and(|d| d.prefix_len() > 0 && d.contains(&ip)))
-        .map(|rule| format!("{ip} is inside rule {} ({})", rule.priority, super::rules::selector_text(rule)))
+        .find(|r| r.destination.is_some_and(|d| d.contains(bits(ip))))
+        .map(|&IndexedRule { rule, .. }| {
+            format!(
+                "{ip} is inside rule {} ({})",
+                rule.priority,
+                super::rules::selector_text(rule)
+            )
+        })
 }
 
 fn pick(host: &HostIndex<'_>, candidates: &[(IpAddr, &str)]) -> (IpAddr, String) {
@@ -59,8 +81,9 @@ fn pick(host: &HostIndex<'_>, candidates: &[(IpAddr, &str)]) -> (IpAddr, String)
         match covered_by(host, ip) {
             Some(why) => passed_over.push(why),
             None => {
-                let mut reason =
-                    format!("{ip} ({label}): outside every route of the node but the default routes, and named by no rule");
+                let mut reason = format!(
+                    "{ip} ({label}): outside every route of the node but the default routes, and named by no rule"
+                );
                 if !passed_over.is_empty() {
                     reason.push_str(&format!("; passed over: {}", passed_over.join("; ")));
                 }

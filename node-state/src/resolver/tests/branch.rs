@@ -64,8 +64,19 @@ fn branch_node(vlan_kind: LinkKind) -> (Node, PodHandle) {
 
 fn vlan_kinds() -> [(&'static str, LinkKind); 2] {
     [
-        ("802.1Q vlan", LinkKind::Vlan { id: 1, protocol: VlanProtocol::Dot1Q }),
-        ("macvlan stand-in", LinkKind::Macvlan { mode: "bridge".into() }),
+        (
+            "802.1Q vlan",
+            LinkKind::Vlan {
+                id: 1,
+                protocol: VlanProtocol::Dot1Q,
+            },
+        ),
+        (
+            "macvlan stand-in",
+            LinkKind::Macvlan {
+                mode: "bridge".into(),
+            },
+        ),
     ]
 }
 
@@ -93,19 +104,37 @@ fn branch_pod_leaves_through_its_branch_eni_on_the_trunk() {
         assert_eq!(pod.egress_device().unwrap().name, "vlan.eth.1", "{what}");
         assert_eq!(egress.layers.len(), 1, "{what}");
         let Layer { link, via } = &egress.layers[0];
-        assert_eq!((link.name.as_str(), via.as_str()), ("vlan.eth.1", "vlan 1 on eth1"), "{what}");
-        assert_eq!(egress.nic.as_ref().map(|n| n.name.as_str()), Some("eth1"), "{what}");
-        assert_eq!(pod.eni_mac().unwrap().to_string(), BRANCH_MAC, "{what}: the branch ENI, not the trunk");
+        assert_eq!(
+            (link.name.as_str(), via.as_str()),
+            ("vlan.eth.1", "vlan 1 on eth1"),
+            "{what}"
+        );
+        assert_eq!(
+            egress.nic.as_ref().map(|n| n.name.as_str()),
+            Some("eth1"),
+            "{what}"
+        );
+        assert_eq!(
+            pod.eni_mac().unwrap().to_string(),
+            BRANCH_MAC,
+            "{what}: the branch ENI, not the trunk"
+        );
         assert_eq!(egress.vlan_id, Some(1), "{what}");
         assert_eq!(egress.trunk_device.as_deref(), Some("eth1"), "{what}");
-        assert_eq!(pod.snat_egress, None, "{what}: branch pods have no SNAT path");
+        assert_eq!(
+            pod.snat_egress, None,
+            "{what}: branch pods have no SNAT path"
+        );
         assert_eq!(pod.problems, vec![], "{what}");
     }
 }
 
 #[test]
 fn the_vlan_id_of_a_real_vlan_comes_from_the_kernel_not_the_name() {
-    let (node, _) = branch_node(LinkKind::Vlan { id: 7, protocol: VlanProtocol::Dot1Q });
+    let (node, _) = branch_node(LinkKind::Vlan {
+        id: 7,
+        protocol: VlanProtocol::Dot1Q,
+    });
     let egress = node.path("aws-cli").egress.unwrap();
     assert_eq!(egress.vlan_id, Some(7));
     assert_eq!(egress.layers[0].via, "vlan 7 on eth1");
@@ -113,15 +142,22 @@ fn the_vlan_id_of_a_real_vlan_comes_from_the_kernel_not_the_name() {
 
 #[test]
 fn branch_pod_agrees_with_the_kernel() {
-    let (mut node, pod) = branch_node(LinkKind::Macvlan { mode: "bridge".into() });
+    let (mut node, pod) = branch_node(LinkKind::Macvlan {
+        mode: "bridge".into(),
+    });
     let answer = node.kernel_route(101, "vlan.eth.1", Some("192.168.0.1"));
     node.kernel_says(&pod, "198.51.100.1", None, answer);
-    assert_eq!(node.path("aws-cli").egress.unwrap().kernel, KernelCheck::Agrees);
+    assert_eq!(
+        node.path("aws-cli").egress.unwrap().kernel,
+        KernelCheck::Agrees
+    );
 }
 
 #[test]
 fn branch_wiring_is_recognised_from_the_iif_rule_even_when_the_route_is_unusable() {
-    let (mut node, _) = branch_node(LinkKind::Macvlan { mode: "bridge".into() });
+    let (mut node, _) = branch_node(LinkKind::Macvlan {
+        mode: "bridge".into(),
+    });
     // The branch link's parent is gone from the snapshot: the walk cannot cross it, but the
     // rule for the host veth still leads to a branch link.
     node.link_mut("vlan.eth.1").link = Some(99);
@@ -129,12 +165,20 @@ fn branch_wiring_is_recognised_from_the_iif_rule_even_when_the_route_is_unusable
     assert_eq!(pod.wiring, Wiring::AwsVpcCniBranch);
     assert_eq!(pod.egress.as_ref().unwrap().nic, None);
     assert_eq!(pod.table(), Some(101));
-    assert!(pod.problems.iter().any(|p| p.message.contains("vlan.eth.1's parent device (ifindex 99)")), "{:?}", pod.problems);
+    assert!(
+        pod.problems.iter().any(|p| p
+            .message
+            .contains("vlan.eth.1's parent device (ifindex 99)")),
+        "{:?}",
+        pod.problems
+    );
 }
 
 #[test]
 fn the_branch_link_ref_carries_its_own_mac() {
-    let (node, _) = branch_node(LinkKind::Macvlan { mode: "bridge".into() });
+    let (node, _) = branch_node(LinkKind::Macvlan {
+        mode: "bridge".into(),
+    });
     let device: LinkRef = node.path("aws-cli").egress_device().cloned().unwrap();
     assert_eq!(device.mac.unwrap().to_string(), BRANCH_MAC);
     assert_eq!(device.kind, "macvlan");

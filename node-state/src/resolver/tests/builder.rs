@@ -5,6 +5,7 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
+use super::ip_text::{net, parse_route, parse_rule};
 use crate::model::*;
 use crate::resolver::{self, NodeResolution, PodPath};
 
@@ -15,12 +16,17 @@ pub struct Node {
 }
 
 /// The rules every Linux namespace starts with.
-const DEFAULT_RULES: &str = "0: from all lookup local\n32766: from all lookup main\n32767: from all lookup default";
+const DEFAULT_RULES: &str =
+    "0: from all lookup local\n32766: from all lookup main\n32767: from all lookup default";
 
 impl Node {
     /// A host namespace with `lo` and the kernel's default rules.
     pub fn new() -> Self {
-        let mut node = Node { snapshot: NodeSnapshot::default(), next_ifindex: 1, next_nsid: 0 };
+        let mut node = Node {
+            snapshot: NodeSnapshot::default(),
+            next_ifindex: 1,
+            next_nsid: 0,
+        };
         node.snapshot.host.path = "/proc/1/ns/net".into();
         node.snapshot.host.inode = 4026531840;
         node.add(link("lo", LinkKind::Loopback, None));
@@ -40,11 +46,20 @@ impl Node {
         if let Some(raw) = name.strip_prefix('#') {
             return raw.parse().unwrap();
         }
-        self.snapshot.host.link_by_name(name).unwrap_or_else(|| panic!("no host link {name}")).ifindex
+        self.snapshot
+            .host
+            .link_by_name(name)
+            .unwrap_or_else(|| panic!("no host link {name}"))
+            .ifindex
     }
 
     pub fn link_mut(&mut self, name: &str) -> &mut Link {
-        self.snapshot.host.links.iter_mut().find(|l| l.name == name).unwrap()
+        self.snapshot
+            .host
+            .links
+            .iter_mut()
+            .find(|l| l.name == name)
+            .unwrap()
     }
 
     /// A NIC (an ENI on EC2).
@@ -64,9 +79,22 @@ impl Node {
         self.add(l)
     }
 
-    pub fn vxlan(&mut self, name: &str, mac: &str, vni: u32, dev: Option<&str>, local: Option<&str>) -> u32 {
+    pub fn vxlan(
+        &mut self,
+        name: &str,
+        mac: &str,
+        vni: u32,
+        dev: Option<&str>,
+        local: Option<&str>,
+    ) -> u32 {
         let underlay = dev.map(|d| self.ifindex(d));
-        let kind = LinkKind::Vxlan { vni, underlay, local: local.map(|l| l.parse().unwrap()), remote: None, port: Some(8472) };
+        let kind = LinkKind::Vxlan {
+            vni,
+            underlay,
+            local: local.map(|l| l.parse().unwrap()),
+            remote: None,
+            port: Some(8472),
+        };
         self.add(link(name, kind, Some(mac)))
     }
 
@@ -101,14 +129,20 @@ impl Node {
     /// Rules, one per line, as `ip rule` prints them.
     pub fn rules(&mut self, text: &str) {
         for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-            self.snapshot.host.rules.push(parse_rule(line, IpFamily::V4));
+            self.snapshot
+                .host
+                .rules
+                .push(parse_rule(line, IpFamily::V4));
         }
     }
 
     /// Rules, one per line, as `ip -6 rule` prints them.
     pub fn rules6(&mut self, text: &str) {
         for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-            self.snapshot.host.rules.push(parse_rule(line, IpFamily::V6));
+            self.snapshot
+                .host
+                .rules
+                .push(parse_rule(line, IpFamily::V6));
         }
     }
 
@@ -149,10 +183,19 @@ impl Node {
         eth0.link_netnsid = Some(0);
         ns.links = vec![lo, eth0];
         let ip: IpNet = pod.ip.parse().unwrap();
-        ns.addresses.push(Address { ifindex: 3, address: ip, peer: None, scope: RouteScope::Universe });
+        ns.addresses.push(Address {
+            ifindex: 3,
+            address: ip,
+            peer: None,
+            scope: RouteScope::Universe,
+        });
         if let Some(gw) = &pod.gateway {
             let gw: IpAddr = gw.parse().unwrap();
-            let any: IpNet = if gw.is_ipv4() { "0.0.0.0/0".parse().unwrap() } else { "::/0".parse().unwrap() };
+            let any: IpNet = if gw.is_ipv4() {
+                "0.0.0.0/0".parse().unwrap()
+            } else {
+                "::/0".parse().unwrap()
+            };
             let mut default = route(any);
             default.gateway = Some(gw);
             default.oif = Some(3);
@@ -183,14 +226,29 @@ impl Node {
             });
         }
         self.snapshot.namespaces.push(ns);
-        PodHandle { ip: ip.addr(), host_veth: host_ifindex, ns_index: self.snapshot.namespaces.len() - 1 }
+        PodHandle {
+            ip: ip.addr(),
+            host_veth: host_ifindex,
+            ns_index: self.snapshot.namespaces.len() - 1,
+        }
     }
 
     /// Records the kernel's answer for a pod's egress question.
-    pub fn kernel_says(&mut self, pod: &PodHandle, destination: &str, fwmark: Option<u32>, answer: KernelRouteAnswer) {
+    pub fn kernel_says(
+        &mut self,
+        pod: &PodHandle,
+        destination: &str,
+        fwmark: Option<u32>,
+        answer: KernelRouteAnswer,
+    ) {
         let iif = self.ingress_of(pod);
         self.snapshot.kernel_routes.push(KernelRouteDecision {
-            query: KernelRouteQuery { destination: destination.parse().unwrap(), source: pod.ip, iif, fwmark },
+            query: KernelRouteQuery {
+                destination: destination.parse().unwrap(),
+                source: pod.ip,
+                iif,
+                fwmark,
+            },
             answer,
         });
     }
@@ -222,12 +280,20 @@ impl Node {
     /// The resolved path of the pod named `name`.
     pub fn path(&self, name: &str) -> PodPath {
         let resolution = self.resolve();
-        resolution.pods.into_iter().find(|p| p.name.as_deref() == Some(name)).unwrap_or_else(|| panic!("no pod {name}"))
+        resolution
+            .pods
+            .into_iter()
+            .find(|p| p.name.as_deref() == Some(name))
+            .unwrap_or_else(|| panic!("no pod {name}"))
     }
 
     /// The resolved path of the pod behind a handle, named or not.
     pub fn path_of(&self, pod: &PodHandle) -> PodPath {
-        self.resolve().pods.into_iter().find(|p| p.host_veth.as_ref().map(|v| v.ifindex) == Some(pod.host_veth)).unwrap()
+        self.resolve()
+            .pods
+            .into_iter()
+            .find(|p| p.host_veth.as_ref().map(|v| v.ifindex) == Some(pod.host_veth))
+            .unwrap()
     }
 }
 
@@ -318,7 +384,7 @@ pub fn link(name: &str, kind: LinkKind, mac: Option<&str>) -> Link {
     }
 }
 
-fn route(destination: IpNet) -> Route {
+pub fn route(destination: IpNet) -> Route {
     Route {
         table: table::MAIN,
         destination,
@@ -334,185 +400,6 @@ fn route(destination: IpNet) -> Route {
         onlink: false,
         nexthops: Vec::new(),
     }
-}
-
-fn net(text: &str, v6: bool) -> IpNet {
-    match text {
-        "default" | "all" if v6 => "::/0".parse().unwrap(),
-        "default" | "all" => "0.0.0.0/0".parse().unwrap(),
-        _ if text.contains('/') => text.parse().unwrap(),
-        _ => IpNet::from(text.parse::<IpAddr>().unwrap()),
-    }
-}
-
-fn table_id(text: &str) -> u32 {
-    match text {
-        "main" => table::MAIN,
-        "local" => table::LOCAL,
-        "default" => table::DEFAULT,
-        n => n.parse().unwrap(),
-    }
-}
-
-/// One line of `ip route show table all` (`dev #N` names a raw ifindex).
-pub fn parse_route(line: &str, ifindex: impl Fn(&str) -> u32) -> Route {
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let mut i = 0;
-    let route_type = match words[0] {
-        "local" => Some(RouteType::Local),
-        "broadcast" => Some(RouteType::Broadcast),
-        "unreachable" => Some(RouteType::Unreachable),
-        "blackhole" => Some(RouteType::Blackhole),
-        "prohibit" => Some(RouteType::Prohibit),
-        "throw" => Some(RouteType::Throw),
-        "multicast" => Some(RouteType::Multicast),
-        "anycast" => Some(RouteType::Anycast),
-        _ => None,
-    };
-    if route_type.is_some() {
-        i += 1;
-    }
-    let v6 = words.iter().any(|w| w.contains(':') && w.parse::<IpNet>().or_else(|_| w.parse::<IpAddr>().map(IpNet::from)).is_ok());
-    let mut r = route(net(words[i], v6));
-    r.route_type = route_type.unwrap_or(RouteType::Unicast);
-    i += 1;
-    while i < words.len() {
-        let value = words.get(i + 1).copied().unwrap_or("");
-        match words[i] {
-            "via" => r.gateway = Some(value.parse().unwrap()),
-            "dev" => r.oif = Some(ifindex(value)),
-            "table" => r.table = table_id(value),
-            "proto" => {
-                r.protocol = match value {
-                    "kernel" => 2,
-                    "boot" => 3,
-                    "static" => 4,
-                    "bird" => 12,
-                    n => n.parse().unwrap(),
-                }
-            }
-            "scope" => {
-                r.scope = match value {
-                    "link" => RouteScope::Link,
-                    "host" => RouteScope::Host,
-                    _ => RouteScope::Universe,
-                }
-            }
-            "src" => r.pref_src = Some(value.parse().unwrap()),
-            "metric" => r.metric = value.parse().unwrap(),
-            "tos" => r.tos = u8::from_str_radix(value.trim_start_matches("0x"), 16).unwrap(),
-            "from" => r.source = Some(net(value, true)),
-            "pref" => {}
-            "onlink" => {
-                r.onlink = true;
-                i += 1;
-                continue;
-            }
-            "nexthop" => {
-                r.nexthops.push(NextHop { oif: 0, gateway: None, weight: 1, onlink: false });
-                i += 1;
-                continue;
-            }
-            "weight" => {
-                r.nexthops.last_mut().unwrap().weight = value.parse().unwrap();
-            }
-            other => panic!("route word {other:?} in {line:?}"),
-        }
-        // Inside a nexthop, via and dev describe the leg.
-        if let Some(hop) = r.nexthops.last_mut() {
-            match words[i] {
-                "via" => hop.gateway = r.gateway.take(),
-                "dev" => hop.oif = r.oif.take().unwrap(),
-                _ => {}
-            }
-        }
-        i += 2;
-    }
-    r
-}
-
-/// One line of `ip rule` (`PRIORITY: SELECTOR ACTION`).
-pub fn parse_rule(line: &str, family: IpFamily) -> PolicyRule {
-    let (priority, rest) = line.split_once(':').unwrap();
-    let v6 = family == IpFamily::V6;
-    let mut rule = PolicyRule {
-        family,
-        priority: priority.trim().parse().unwrap(),
-        invert: false,
-        source: None,
-        destination: None,
-        iif: None,
-        oif: None,
-        fwmark: None,
-        fwmask: None,
-        tos: 0,
-        ip_proto: None,
-        sport: None,
-        dport: None,
-        uid_range: None,
-        l3mdev: false,
-        suppress_prefixlength: None,
-        suppress_ifgroup: None,
-        action: RuleAction::Nop,
-    };
-    let words: Vec<&str> = rest.split_whitespace().collect();
-    let range = |text: &str| -> (u16, u16) {
-        match text.split_once('-') {
-            Some((a, b)) => (a.parse().unwrap(), b.parse().unwrap()),
-            None => (text.parse().unwrap(), text.parse().unwrap()),
-        }
-    };
-    let hex = |text: &str| u32::from_str_radix(text.trim_start_matches("0x"), 16).unwrap();
-    let mut i = 0;
-    while i < words.len() {
-        let value = words.get(i + 1).copied().unwrap_or("");
-        let mut takes_value = true;
-        match words[i] {
-            "not" => {
-                rule.invert = true;
-                takes_value = false;
-            }
-            "from" => rule.source = Some(value).filter(|v| *v != "all").map(|v| net(v, v6)),
-            "to" => rule.destination = Some(net(value, v6)),
-            "fwmark" => match value.split_once('/') {
-                Some((mark, mask)) => {
-                    rule.fwmark = Some(hex(mark));
-                    rule.fwmask = Some(hex(mask));
-                }
-                None => rule.fwmark = Some(hex(value)),
-            },
-            "iif" => rule.iif = Some(value.into()),
-            "oif" => rule.oif = Some(value.into()),
-            "tos" => rule.tos = hex(value) as u8,
-            "ipproto" => rule.ip_proto = Some(value.parse().unwrap()),
-            "sport" => rule.sport = Some(range(value)),
-            "dport" => rule.dport = Some(range(value)),
-            "uidrange" => {
-                let (a, b) = value.split_once('-').unwrap();
-                rule.uid_range = Some((a.parse().unwrap(), b.parse().unwrap()));
-            }
-            "lookup" if value == "[l3mdev-table]" => {
-                rule.l3mdev = true;
-                rule.action = RuleAction::Lookup { table: 0 };
-            }
-            "lookup" => rule.action = RuleAction::Lookup { table: table_id(value) },
-            "suppress_prefixlength" => rule.suppress_prefixlength = Some(value.parse().unwrap()),
-            "suppress_ifgroup" => rule.suppress_ifgroup = Some(value.parse().unwrap()),
-            "goto" => rule.action = RuleAction::Goto { priority: value.parse().unwrap() },
-            word => {
-                takes_value = false;
-                rule.action = match word {
-                    "nop" => RuleAction::Nop,
-                    "blackhole" => RuleAction::Blackhole,
-                    "unreachable" => RuleAction::Unreachable,
-                    "prohibit" => RuleAction::Prohibit,
-                    other => panic!("rule word {other:?} in {line:?}"),
-                };
-            }
-        }
-        i += if takes_value { 2 } else { 1 };
-    }
-    rule
 }
 
 /// An ENI as ipamd lists it, holding each IP as an assigned secondary IP (/32). Device 0 is the
@@ -549,15 +436,31 @@ pub fn eni(id: &str, device_number: u32, ips: &[&str]) -> IpamdEni {
 impl Node {
     /// ipamd's `/v1/enis` answer (v1.20+ shape, one network card).
     pub fn ipamd(&mut self, enis: Vec<IpamdEni>) {
-        let card = IpamdNetworkCard { index: 0, total_ips: 0, assigned_ips: 0, enis };
-        let vpc = self.snapshot.vpc_cni.get_or_insert_with(VpcCniState::default);
-        vpc.ipamd = Some(IpamdEnis { shape: IpamdShape::PerNetworkCard, network_cards: vec![card] });
+        let card = IpamdNetworkCard {
+            index: 0,
+            total_ips: 0,
+            assigned_ips: 0,
+            enis,
+        };
+        let vpc = self
+            .snapshot
+            .vpc_cni
+            .get_or_insert_with(VpcCniState::default);
+        vpc.ipamd = Some(IpamdEnis {
+            shape: IpamdShape::PerNetworkCard,
+            network_cards: vec![card],
+        });
     }
 
     /// Names the pod ipamd assigned `ip` to.
     pub fn ipamd_names(&mut self, ip: &str, namespace: &str, name: &str) {
         let ip: IpAddr = ip.parse().unwrap();
-        let ipamd = self.snapshot.vpc_cni.as_mut().and_then(|v| v.ipamd.as_mut()).unwrap();
+        let ipamd = self
+            .snapshot
+            .vpc_cni
+            .as_mut()
+            .and_then(|v| v.ipamd.as_mut())
+            .unwrap();
         for card in &mut ipamd.network_cards {
             for eni in &mut card.enis {
                 for cidr in &mut eni.cidrs {

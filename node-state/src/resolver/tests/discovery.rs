@@ -7,7 +7,9 @@ use crate::resolver::ProblemCode;
 
 #[test]
 fn a_namespace_the_host_has_no_nsid_for_is_paired_when_the_pairing_is_unique() {
-    let VpcNode { mut node, on_eth1, .. } = vpc_node();
+    let VpcNode {
+        mut node, on_eth1, ..
+    } = vpc_node();
     node.namespace_mut(&on_eth1).nsid = None;
     let pod = node.path(ON_ETH1);
     assert_eq!(pod.host_veth.unwrap().name, "eni5a1e0c2b7d4");
@@ -17,7 +19,11 @@ fn a_namespace_the_host_has_no_nsid_for_is_paired_when_the_pairing_is_unique() {
 
 #[test]
 fn an_ambiguous_pairing_without_nsids_is_refused() {
-    let VpcNode { mut node, on_eth0, on_eth1 } = vpc_node();
+    let VpcNode {
+        mut node,
+        on_eth0,
+        on_eth1,
+    } = vpc_node();
     // Both pods' eth0 (ifindex 3) now claim the same host veth, and the host has no nsid for
     // either namespace: the ifindexes alone cannot tell which one it leads into.
     node.namespace_mut(&on_eth0).nsid = None;
@@ -25,7 +31,11 @@ fn an_ambiguous_pairing_without_nsids_is_refused() {
     node.namespace_mut(&on_eth1).links[1].link = Some(on_eth0.host_veth);
     for name in [ON_ETH0, ON_ETH1] {
         let pod = node.path(name);
-        assert!(pod.has_problem(ProblemCode::NoHostVeth), "{name}: {:?}", pod.problems);
+        assert!(
+            pod.has_problem(ProblemCode::NoHostVeth),
+            "{name}: {:?}",
+            pod.problems
+        );
         assert_eq!(pod.host_veth, None, "{name}");
     }
 }
@@ -40,8 +50,18 @@ fn a_host_veth_leading_into_another_namespace_is_not_paired() {
 
 #[test]
 fn each_veth_of_a_multi_homed_pod_is_a_path_and_lo_is_none() {
-    let VpcNode { mut node, on_eth1, .. } = vpc_node();
-    let host_end = node.snapshot.host.links.iter().map(|l| l.ifindex).max().unwrap() + 1;
+    let VpcNode {
+        mut node, on_eth1, ..
+    } = vpc_node();
+    let host_end = node
+        .snapshot
+        .host
+        .links
+        .iter()
+        .map(|l| l.ifindex)
+        .max()
+        .unwrap()
+        + 1;
     let mut net1 = link("net1", LinkKind::Veth, Some("66:00:00:00:00:01"));
     net1.ifindex = 4;
     net1.link = Some(host_end);
@@ -59,10 +79,21 @@ fn each_veth_of_a_multi_homed_pod_is_a_path_and_lo_is_none() {
     let interfaces: Vec<(&str, &str)> = pods
         .iter()
         .filter(|p| p.name.as_deref() == Some(ON_ETH1))
-        .map(|p| (p.pod_interface.name.as_str(), p.host_veth.as_ref().unwrap().name.as_str()))
+        .map(|p| {
+            (
+                p.pod_interface.name.as_str(),
+                p.host_veth.as_ref().unwrap().name.as_str(),
+            )
+        })
         .collect();
-    assert_eq!(interfaces, vec![("eth0", "eni5a1e0c2b7d4"), ("net1", "eni-net1")]);
-    let net1_path = pods.iter().find(|p| p.pod_interface.name == "net1").unwrap();
+    assert_eq!(
+        interfaces,
+        vec![("eth0", "eni5a1e0c2b7d4"), ("net1", "eni-net1")]
+    );
+    let net1_path = pods
+        .iter()
+        .find(|p| p.pod_interface.name == "net1")
+        .unwrap();
     assert!(net1_path.has_problem(ProblemCode::NoPodAddress));
 }
 
@@ -76,7 +107,13 @@ fn pods_are_ordered_by_namespace_and_name_with_unknown_pods_last() {
         .resolve()
         .pods
         .iter()
-        .map(|p| format!("{}/{}", p.namespace.as_deref().unwrap_or("?"), p.name.as_deref().unwrap_or("?")))
+        .map(|p| {
+            format!(
+                "{}/{}",
+                p.namespace.as_deref().unwrap_or("?"),
+                p.name.as_deref().unwrap_or("?")
+            )
+        })
         .collect();
     assert_eq!(
         names,

@@ -16,8 +16,14 @@ pub fn flannel_node(dev: Option<&str>, local: Option<&str>) -> Node {
     node.addr("cni0", "10.244.0.1/24");
     node.vxlan("flannel.1", "5e:c4:91:2a:77:03", 1, dev, local);
     node.addr("flannel.1", "10.244.0.0/32");
-    for (name, ip, veth) in [("nginx-6799fc88d8-8s7zq", "10.244.0.5/24", "vethcd30ef34"), ("redis-0", "10.244.0.6/24", "veth5e2f1a9b")] {
-        node.pod(Pod::bridged(name, ip, veth, "cni0", "10.244.0.1").plugins("cbr0", &["flannel", "portmap"]));
+    for (name, ip, veth) in [
+        ("nginx-6799fc88d8-8s7zq", "10.244.0.5/24", "vethcd30ef34"),
+        ("redis-0", "10.244.0.6/24", "veth5e2f1a9b"),
+    ] {
+        node.pod(
+            Pod::bridged(name, ip, veth, "cni0", "10.244.0.1")
+                .plugins("cbr0", &["flannel", "portmap"]),
+        );
     }
     node.routes(
         "default via 10.0.0.1 dev eth0
@@ -31,8 +37,18 @@ pub fn flannel_node(dev: Option<&str>, local: Option<&str>) -> Node {
         name: "cbr0".into(),
         cni_version: Some("0.3.1".into()),
         plugins: vec![
-            CniPluginConfig { plugin_type: "flannel".into(), bridge: None, ipam: None, delegate_type: None },
-            CniPluginConfig { plugin_type: "portmap".into(), bridge: None, ipam: None, delegate_type: None },
+            CniPluginConfig {
+                plugin_type: "flannel".into(),
+                bridge: None,
+                ipam: None,
+                delegate_type: None,
+            },
+            CniPluginConfig {
+                plugin_type: "portmap".into(),
+                bridge: None,
+                ipam: None,
+                delegate_type: None,
+            },
         ],
     });
     node
@@ -58,9 +74,19 @@ fn flannel_pod_enters_on_cni0_and_leaves_through_eth0() {
 #[test]
 fn traffic_to_another_nodes_pods_crosses_flannel_1_down_to_eth0() {
     let cases = [
-        ("dev and local", Some("eth0"), Some("10.0.0.11"), "vxlan vni 1 dev eth0"),
+        (
+            "dev and local",
+            Some("eth0"),
+            Some("10.0.0.11"),
+            "vxlan vni 1 dev eth0",
+        ),
         ("dev only", Some("eth0"), None, "vxlan vni 1 dev eth0"),
-        ("local only", None, Some("10.0.0.11"), "vxlan vni 1 local 10.0.0.11"),
+        (
+            "local only",
+            None,
+            Some("10.0.0.11"),
+            "vxlan vni 1 local 10.0.0.11",
+        ),
     ];
     for (what, dev, local, via) in cases {
         let mut node = flannel_node(dev, local);
@@ -71,7 +97,11 @@ fn traffic_to_another_nodes_pods_crosses_flannel_1_down_to_eth0() {
         assert_eq!(route.destination.to_string(), "10.244.1.0/24", "{what}");
         assert_eq!(route.gateway.unwrap().to_string(), "10.244.1.0", "{what}");
         assert_eq!(pod.egress_device().unwrap().name, "flannel.1", "{what}");
-        let layers: Vec<(&str, &str)> = egress.layers.iter().map(|l| (l.link.name.as_str(), l.via.as_str())).collect();
+        let layers: Vec<(&str, &str)> = egress
+            .layers
+            .iter()
+            .map(|l| (l.link.name.as_str(), l.via.as_str()))
+            .collect();
         assert_eq!(layers, vec![("flannel.1", via)], "{what}");
         assert_eq!(egress.nic.as_ref().unwrap().name, "eth0", "{what}");
         assert_eq!(pod.eni_mac().unwrap().to_string(), ETH0_MAC, "{what}");

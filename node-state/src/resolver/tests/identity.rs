@@ -2,7 +2,9 @@
 
 use super::builder::*;
 use super::vpc_cni::{VpcNode, vpc_node};
-use crate::model::{HostLocalAllocation, HostLocalNetwork, IpamCheckpoint, IpamCheckpointAllocation, VpcCniState};
+use crate::model::{
+    HostLocalAllocation, HostLocalNetwork, IpamCheckpoint, IpamCheckpointAllocation, VpcCniState,
+};
 use crate::resolver::{ProblemCode, Wiring};
 
 /// The VPC node with one more pod whose cache entry is missing.
@@ -21,8 +23,15 @@ fn a_pod_without_cache_entry_is_reported_with_its_raw_facts() {
     let (mut node, handle) = with_uncached_pod();
     node.snapshot.vpc_cni = None;
     let path = node.path_of(&handle);
-    assert_eq!((path.namespace.as_deref(), path.name.as_deref()), (None, None));
-    let problem = path.problems.iter().find(|p| p.code == ProblemCode::NoCniCacheEntry).unwrap();
+    assert_eq!(
+        (path.namespace.as_deref(), path.name.as_deref()),
+        (None, None)
+    );
+    let problem = path
+        .problems
+        .iter()
+        .find(|p| p.code == ProblemCode::NoCniCacheEntry)
+        .unwrap();
     let ns = &node.snapshot.namespaces[handle.ns_index];
     assert_eq!(
         problem.message,
@@ -44,11 +53,20 @@ fn ipamd_names_a_pod_the_cache_does_not() {
     let (mut node, handle) = with_uncached_pod();
     node.ipamd_names("172.31.50.3", "payments", "ledger-0");
     let path = node.path_of(&handle);
-    assert_eq!((path.namespace.as_deref(), path.name.as_deref()), (Some("payments"), Some("ledger-0")));
+    assert_eq!(
+        (path.namespace.as_deref(), path.name.as_deref()),
+        (Some("payments"), Some("ledger-0"))
+    );
     assert_eq!(path.container_id.as_deref(), Some("9a8b7c6d5e4f"));
-    let problem = path.problems.iter().find(|p| p.code == ProblemCode::NoCniCacheEntry).unwrap();
+    let problem = path
+        .problems
+        .iter()
+        .find(|p| p.code == ProblemCode::NoCniCacheEntry)
+        .unwrap();
     assert!(
-        problem.message.ends_with("; namespace and name from ipamd, which assigns 172.31.50.3 to payments/ledger-0"),
+        problem.message.ends_with(
+            "; namespace and name from ipamd, which assigns 172.31.50.3 to payments/ledger-0"
+        ),
         "{}",
         problem.message
     );
@@ -77,15 +95,29 @@ fn the_ipamd_checkpoint_names_a_pod_when_ipamd_is_down() {
     let path = node.path_of(&handle);
     assert_eq!(path.name.as_deref(), Some("ledger-0"));
     assert_eq!(path.container_id.as_deref(), Some("5d41402abc4b"));
-    let problem = path.problems.iter().find(|p| p.code == ProblemCode::NoCniCacheEntry).unwrap();
-    assert!(problem.message.contains("from the ipamd checkpoint var/run/aws-node/ipam.json"), "{}", problem.message);
-    assert!(!path.has_problem(ProblemCode::IpamMismatch), "ipamd was not read: nothing to compare");
+    let problem = path
+        .problems
+        .iter()
+        .find(|p| p.code == ProblemCode::NoCniCacheEntry)
+        .unwrap();
+    assert!(
+        problem
+            .message
+            .contains("from the ipamd checkpoint var/run/aws-node/ipam.json"),
+        "{}",
+        problem.message
+    );
+    assert!(
+        !path.has_problem(ProblemCode::IpamMismatch),
+        "ipamd was not read: nothing to compare"
+    );
 }
 
 #[test]
 fn host_local_ipam_gives_the_container_of_an_unnamed_pod() {
     let mut node = super::flannel::flannel_node(Some("eth0"), None);
-    let handle = node.pod(Pod::bridged("x", "10.244.0.9/24", "veth9", "cni0", "10.244.0.1").uncached());
+    let handle =
+        node.pod(Pod::bridged("x", "10.244.0.9/24", "veth9", "cni0", "10.244.0.1").uncached());
     node.snapshot.cni.host_local.push(HostLocalNetwork {
         network: "cbr0".into(),
         dir: "var/lib/cni/networks/cbr0".into(),
@@ -100,9 +132,21 @@ fn host_local_ipam_gives_the_container_of_an_unnamed_pod() {
     let path = node.path_of(&handle);
     assert_eq!(path.name, None);
     assert_eq!(path.container_id.as_deref(), Some("e3b0c44298fc"));
-    assert_eq!(path.wiring, Wiring::Flannel, "from the node's first CNI configuration");
-    let problem = path.problems.iter().find(|p| p.code == ProblemCode::NoCniCacheEntry).unwrap();
-    assert!(problem.message.contains("host-local network cbr0 allocated 10.244.0.9 to container e3b0c44298fc"));
+    assert_eq!(
+        path.wiring,
+        Wiring::Flannel,
+        "from the node's first CNI configuration"
+    );
+    let problem = path
+        .problems
+        .iter()
+        .find(|p| p.code == ProblemCode::NoCniCacheEntry)
+        .unwrap();
+    assert!(
+        problem
+            .message
+            .contains("host-local network cbr0 allocated 10.244.0.9 to container e3b0c44298fc")
+    );
 }
 
 #[test]
@@ -118,13 +162,25 @@ fn a_cache_entry_is_found_by_ip_when_its_netns_path_differs() {
 
 #[test]
 fn a_namespace_the_cache_names_without_a_host_veth_is_reported() {
-    let VpcNode { mut node, on_eth1, .. } = vpc_node();
+    let VpcNode {
+        mut node, on_eth1, ..
+    } = vpc_node();
     // The host end of the pod's veth is gone (deleted between the two reads).
-    node.snapshot.host.links.retain(|l| l.ifindex != on_eth1.host_veth);
+    node.snapshot
+        .host
+        .links
+        .retain(|l| l.ifindex != on_eth1.host_veth);
     let path = node.path(super::vpc_cni::ON_ETH1);
-    assert!(path.has_problem(ProblemCode::NoHostVeth), "{:?}", path.problems);
+    assert!(
+        path.has_problem(ProblemCode::NoHostVeth),
+        "{:?}",
+        path.problems
+    );
     assert_eq!(path.pod_interface.name, "eth0");
-    assert_eq!(path.pod_interface.ip.unwrap().to_string(), "172.31.55.218/32");
+    assert_eq!(
+        path.pod_interface.ip.unwrap().to_string(),
+        "172.31.55.218/32"
+    );
     assert_eq!(path.host_veth, None);
     assert_eq!(path.egress, None);
     assert_eq!(path.wiring, Wiring::AwsVpcCni);
@@ -132,7 +188,9 @@ fn a_namespace_the_cache_names_without_a_host_veth_is_reported() {
 
 #[test]
 fn collection_errors_against_a_namespace_are_carried_to_its_pods() {
-    let VpcNode { mut node, on_eth1, .. } = vpc_node();
+    let VpcNode {
+        mut node, on_eth1, ..
+    } = vpc_node();
     let path = node.snapshot.namespaces[on_eth1.ns_index].path.clone();
     node.snapshot.errors.push(crate::model::SourceError {
         source: crate::model::ErrorSource::Netlink,
@@ -140,7 +198,18 @@ fn collection_errors_against_a_namespace_are_carried_to_its_pods() {
         message: "dumping neighbours: No such file or directory".into(),
     });
     let pod = node.path(super::vpc_cni::ON_ETH1);
-    let problem = pod.problems.iter().find(|p| p.code == ProblemCode::IncompleteNamespace).unwrap();
-    assert_eq!(problem.message, format!("reading {path}: dumping neighbours: No such file or directory"));
-    assert!(!node.path(super::vpc_cni::ON_ETH0).has_problem(ProblemCode::IncompleteNamespace));
+    let problem = pod
+        .problems
+        .iter()
+        .find(|p| p.code == ProblemCode::IncompleteNamespace)
+        .unwrap();
+    assert_eq!(
+        problem.message,
+        format!("reading {path}: dumping neighbours: No such file or directory")
+    );
+    assert!(
+        !node
+            .path(super::vpc_cni::ON_ETH0)
+            .has_problem(ProblemCode::IncompleteNamespace)
+    );
 }

@@ -16,7 +16,16 @@ fn kube_router_node() -> Node {
     node.addr("kube-bridge", "10.233.64.1/24");
     node.other("kube-dummy-if", LinkKind::Other { name: "ifb".into() });
     node.addr("kube-dummy-if", "10.233.0.1/32");
-    node.pod(Pod::bridged("busybox", "10.233.64.9/24", "veth2e7c1d0a", "kube-bridge", "10.233.64.1").plugins("mynet", &["bridge", "portmap"]));
+    node.pod(
+        Pod::bridged(
+            "busybox",
+            "10.233.64.9/24",
+            "veth2e7c1d0a",
+            "kube-bridge",
+            "10.233.64.1",
+        )
+        .plugins("mynet", &["bridge", "portmap"]),
+    );
     node.routes(
         "default via 192.168.50.1 dev eth0
          192.168.50.0/24 dev eth0 proto kernel scope link src 192.168.50.51

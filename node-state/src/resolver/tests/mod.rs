@@ -7,6 +7,7 @@ mod builder;
 mod discovery;
 mod flannel;
 mod identity;
+mod ip_text;
 mod kernel;
 mod kube_router;
 mod layers;

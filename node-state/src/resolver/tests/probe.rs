@@ -24,8 +24,20 @@ fn candidates_a_route_or_rule_covers_are_passed_over_with_the_reason() {
     node.rules("100: from all to 203.0.113.0/24 lookup 7");
     let probe = resolver::choose_probe(&node.snapshot);
     assert_eq!(probe.destination.to_string(), "192.0.2.1");
-    assert!(probe.reason.contains("198.51.100.1 is inside route 198.51.100.0/24 (table 7)"), "{}", probe.reason);
-    assert!(probe.reason.contains("203.0.113.1 is inside rule 100 (to 203.0.113.0/24)"), "{}", probe.reason);
+    assert!(
+        probe
+            .reason
+            .contains("198.51.100.1 is inside route 198.51.100.0/24 (table 7)"),
+        "{}",
+        probe.reason
+    );
+    assert!(
+        probe
+            .reason
+            .contains("203.0.113.1 is inside rule 100 (to 203.0.113.0/24)"),
+        "{}",
+        probe.reason
+    );
 }
 
 #[test]
@@ -35,7 +47,13 @@ fn when_every_candidate_is_covered_the_first_is_used_and_the_reason_says_so() {
     node.routes("0.0.0.0/1 via 10.0.0.1 dev eth0\n128.0.0.0/1 via 10.0.0.1 dev eth0");
     let probe = resolver::choose_probe(&node.snapshot);
     assert_eq!(probe.destination.to_string(), "198.51.100.1");
-    assert!(probe.reason.contains("although the node routes every candidate specifically"), "{}", probe.reason);
+    assert!(
+        probe
+            .reason
+            .contains("although the node routes every candidate specifically"),
+        "{}",
+        probe.reason
+    );
     assert!(probe.reason.contains("set --probe-dst"), "{}", probe.reason);
 }
 
@@ -44,13 +62,25 @@ fn a_configured_destination_is_used_for_its_family() {
     let mut node = vpc_node().node;
     node.probe("10.20.30.40");
     let probe = resolver::choose_probe(&node.snapshot);
-    assert_eq!((probe.destination.to_string().as_str(), probe.reason.as_str()), ("10.20.30.40", "set with --probe-dst"));
+    assert_eq!(
+        (
+            probe.destination.to_string().as_str(),
+            probe.reason.as_str()
+        ),
+        ("10.20.30.40", "set with --probe-dst")
+    );
     assert_eq!(probe.destination_v6.to_string(), "2001:db8::1");
 
     node.probe("2600:1f18::5");
     let probe = resolver::choose_probe(&node.snapshot);
     assert_eq!(probe.destination.to_string(), "198.51.100.1");
-    assert_eq!((probe.destination_v6.to_string().as_str(), probe.reason_v6.as_str()), ("2600:1f18::5", "set with --probe-dst"));
+    assert_eq!(
+        (
+            probe.destination_v6.to_string().as_str(),
+            probe.reason_v6.as_str()
+        ),
+        ("2600:1f18::5", "set with --probe-dst")
+    );
 }
 
 #[test]
@@ -65,10 +95,17 @@ fn ipv6_only_pods_are_probed_with_the_ipv6_destination() {
     node.pod(pod);
 
     let resolution = node.resolve();
-    assert_eq!(resolution.probe.destination_v6.to_string(), "2606:4700:4700::1111", "2001:db8::1 is routed specifically");
+    assert_eq!(
+        resolution.probe.destination_v6.to_string(),
+        "2606:4700:4700::1111",
+        "2001:db8::1 is routed specifically"
+    );
     let path = &resolution.pods[0];
     let egress = path.egress.as_ref().unwrap();
     assert_eq!(egress.destination.to_string(), "2606:4700:4700::1111");
-    assert_eq!(egress.route.as_ref().unwrap().destination.to_string(), "::/0");
+    assert_eq!(
+        egress.route.as_ref().unwrap().destination.to_string(),
+        "::/0"
+    );
     assert_eq!(path.egress_device().unwrap().name, "eth0");
 }

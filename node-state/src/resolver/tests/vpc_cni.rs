@@ -48,9 +48,17 @@ pub fn vpc_node() -> VpcNode {
     );
     node.ipamd(vec![
         eni("eni-0a1b2c3d4e5f60718", 0, &["172.31.49.84", "172.31.50.3"]),
-        eni("eni-0f9e8d7c6b5a40312", 1, &["172.31.55.218", "172.31.60.7"]),
+        eni(
+            "eni-0f9e8d7c6b5a40312",
+            1,
+            &["172.31.55.218", "172.31.60.7"],
+        ),
     ]);
-    VpcNode { node, on_eth0, on_eth1 }
+    VpcNode {
+        node,
+        on_eth0,
+        on_eth1,
+    }
 }
 
 #[test]
@@ -61,9 +69,16 @@ fn pod_on_the_primary_eni_leaves_through_eth0_by_main() {
     assert_eq!(pod.wiring, Wiring::AwsVpcCni);
     assert_eq!(pod.namespace.as_deref(), Some("default"));
     assert_eq!(pod.pod_interface.ip.unwrap().to_string(), "172.31.49.84/32");
-    assert_eq!(pod.pod_interface.gateway.unwrap().to_string(), "169.254.1.1");
+    assert_eq!(
+        pod.pod_interface.gateway.unwrap().to_string(),
+        "169.254.1.1"
+    );
     let neighbor = pod.pod_interface.gateway_neighbor.as_ref().unwrap();
-    assert_eq!(neighbor.lladdr.unwrap().to_string(), "36:06:dc:85:42:a4", "the host veth's MAC");
+    assert_eq!(
+        neighbor.lladdr.unwrap().to_string(),
+        "36:06:dc:85:42:a4",
+        "the host veth's MAC"
+    );
     assert_eq!(neighbor.state, vec!["PERMANENT"]);
     assert_eq!(pod.host_veth.as_ref().unwrap().name, "enid573ff579e6");
     assert_eq!(pod.bridge, None);
@@ -82,7 +97,10 @@ fn pod_on_the_primary_eni_leaves_through_eth0_by_main() {
     assert_eq!(egress.rule.as_ref().unwrap().priority, 32766);
     assert_eq!(pod.table(), Some(table::MAIN));
     assert_eq!(pod.egress_device().unwrap().name, "eth0");
-    assert_eq!(egress.route.as_ref().unwrap().gateway.unwrap().to_string(), "172.31.48.1");
+    assert_eq!(
+        egress.route.as_ref().unwrap().gateway.unwrap().to_string(),
+        "172.31.48.1"
+    );
     assert_eq!(egress.nic.as_ref().unwrap().name, "eth0");
     assert!(egress.layers.is_empty());
     assert_eq!(pod.eni_mac().unwrap().to_string(), ETH0_MAC);
@@ -95,9 +113,18 @@ fn pod_on_a_secondary_eni_leaves_through_eth1_by_table_2() {
     let VpcNode { node, .. } = vpc_node();
     let pod = node.path(ON_ETH1);
 
-    let rules: Vec<(u32, &str, &str)> =
-        pod.rules.iter().map(|r| (r.priority, r.selector.as_str(), r.action.as_str())).collect();
-    assert_eq!(rules, vec![(512, "to 172.31.55.218", "lookup main"), (1536, "from 172.31.55.218", "lookup 2")]);
+    let rules: Vec<(u32, &str, &str)> = pod
+        .rules
+        .iter()
+        .map(|r| (r.priority, r.selector.as_str(), r.action.as_str()))
+        .collect();
+    assert_eq!(
+        rules,
+        vec![
+            (512, "to 172.31.55.218", "lookup main"),
+            (1536, "from 172.31.55.218", "lookup 2")
+        ]
+    );
 
     let egress = pod.egress.as_ref().unwrap();
     assert_eq!(egress.rule.as_ref().unwrap().priority, 1536);
@@ -117,7 +144,10 @@ fn internet_bound_traffic_of_a_secondary_eni_pod_gets_a_labelled_snat_path() {
     let pod = node.path(ON_ETH1);
 
     let snat = pod.snat_egress.as_ref().unwrap();
-    assert_eq!(snat.label, "internet-bound after SNAT (fwmark 0x80/0x80, rule 1024)");
+    assert_eq!(
+        snat.label,
+        "internet-bound after SNAT (fwmark 0x80/0x80, rule 1024)"
+    );
     assert_eq!(snat.fwmark, Some(0x80));
     assert_eq!(snat.rule.as_ref().unwrap().priority, 1024);
     assert_eq!(snat.table, Some(table::MAIN));
@@ -129,7 +159,11 @@ fn internet_bound_traffic_of_a_secondary_eni_pod_gets_a_labelled_snat_path() {
 
 #[test]
 fn kernel_queries_ask_each_traced_path_once() {
-    let VpcNode { node, on_eth0, on_eth1 } = vpc_node();
+    let VpcNode {
+        node,
+        on_eth0,
+        on_eth1,
+    } = vpc_node();
     let probe = resolver::choose_probe(&node.snapshot);
     let probe_ip = probe.destination;
     let queries = resolver::kernel_queries(&node.snapshot, &probe);
@@ -139,12 +173,21 @@ fn kernel_queries_ask_each_traced_path_once() {
         iif: pod.host_veth,
         fwmark,
     };
-    assert_eq!(queries, vec![query(&on_eth0, None), query(&on_eth1, None), query(&on_eth1, Some(0x80))]);
+    assert_eq!(
+        queries,
+        vec![
+            query(&on_eth0, None),
+            query(&on_eth1, None),
+            query(&on_eth1, Some(0x80))
+        ]
+    );
 }
 
 #[test]
 fn both_paths_are_checked_against_the_kernel() {
-    let VpcNode { mut node, on_eth1, .. } = vpc_node();
+    let VpcNode {
+        mut node, on_eth1, ..
+    } = vpc_node();
     let eth1 = node.kernel_route(2, "eth1", Some("172.31.48.1"));
     let eth0 = node.kernel_route(table::MAIN, "eth0", Some("172.31.48.1"));
     node.kernel_says(&on_eth1, "198.51.100.1", None, eth1);
@@ -152,15 +195,24 @@ fn both_paths_are_checked_against_the_kernel() {
 
     let pod = node.path(ON_ETH1);
     assert_eq!(pod.egress.as_ref().unwrap().kernel, KernelCheck::Agrees);
-    assert_eq!(pod.snat_egress.as_ref().unwrap().kernel, KernelCheck::Agrees);
-    assert_eq!(node.path(ON_ETH0).egress.unwrap().kernel, KernelCheck::NotAsked);
+    assert_eq!(
+        pod.snat_egress.as_ref().unwrap().kernel,
+        KernelCheck::Agrees
+    );
+    assert_eq!(
+        node.path(ON_ETH0).egress.unwrap().kernel,
+        KernelCheck::NotAsked
+    );
 }
 
 #[test]
 fn ipamd_agreeing_with_the_wiring_raises_nothing() {
     let VpcNode { node, .. } = vpc_node();
     for name in [ON_ETH0, ON_ETH1] {
-        assert!(!node.path(name).has_problem(ProblemCode::IpamMismatch), "{name}");
+        assert!(
+            !node.path(name).has_problem(ProblemCode::IpamMismatch),
+            "{name}"
+        );
     }
 }
 
@@ -174,12 +226,19 @@ fn ipamd_disagreeing_with_the_wiring_is_flagged() {
     let cases = [
         Case {
             what: "ipamd puts the pod on the primary ENI, the node routes it by table 2",
-            enis: vec![eni("eni-0a1b2c3d4e5f60718", 0, &["172.31.49.84", "172.31.55.218"])],
+            enis: vec![eni(
+                "eni-0a1b2c3d4e5f60718",
+                0,
+                &["172.31.49.84", "172.31.55.218"],
+            )],
             says: "ipamd puts 172.31.55.218 on ENI eni-0a1b2c3d4e5f60718 (device 0), whose pods route through table main, but the node routes it through table 2",
         },
         Case {
             what: "ipamd puts the pod on device 2",
-            enis: vec![eni("eni-0a1b2c3d4e5f60718", 0, &["172.31.49.84"]), eni("eni-2", 2, &["172.31.55.218"])],
+            enis: vec![
+                eni("eni-0a1b2c3d4e5f60718", 0, &["172.31.49.84"]),
+                eni("eni-2", 2, &["172.31.55.218"]),
+            ],
             says: "whose pods route through table 3, but the node routes it through table 2",
         },
         Case {
@@ -199,7 +258,12 @@ fn ipamd_disagreeing_with_the_wiring_is_flagged() {
             .map(|p| p.message.as_str())
             .collect();
         assert_eq!(mismatches.len(), 1, "{}: {:?}", case.what, pod.problems);
-        assert!(mismatches[0].contains(case.says), "{}: {}", case.what, mismatches[0]);
+        assert!(
+            mismatches[0].contains(case.says),
+            "{}: {}",
+            case.what,
+            mismatches[0]
+        );
     }
 }
 
@@ -208,10 +272,21 @@ fn an_ip_ipamd_holds_but_has_not_assigned_is_flagged() {
     let VpcNode { mut node, .. } = vpc_node();
     let mut secondary = eni("eni-0f9e8d7c6b5a40312", 1, &["172.31.55.218"]);
     secondary.cidrs[0].addresses[0].assigned = false;
-    node.ipamd(vec![eni("eni-0a1b2c3d4e5f60718", 0, &["172.31.49.84"]), secondary]);
+    node.ipamd(vec![
+        eni("eni-0a1b2c3d4e5f60718", 0, &["172.31.49.84"]),
+        secondary,
+    ]);
     let pod = node.path(ON_ETH1);
-    let problem = pod.problems.iter().find(|p| p.code == ProblemCode::IpamMismatch).unwrap();
-    assert!(problem.message.contains("does not list it as assigned"), "{}", problem.message);
+    let problem = pod
+        .problems
+        .iter()
+        .find(|p| p.code == ProblemCode::IpamMismatch)
+        .unwrap();
+    assert!(
+        problem.message.contains("does not list it as assigned"),
+        "{}",
+        problem.message
+    );
 }
 
 #[test]
@@ -220,6 +295,9 @@ fn a_prefix_delegated_ip_is_found_in_its_prefix() {
     let mut secondary = eni("eni-0f9e8d7c6b5a40312", 1, &["172.31.55.208/28"]);
     secondary.cidrs[0].is_prefix = true;
     secondary.cidrs[0].addresses[0].ip = "172.31.55.218".parse().unwrap();
-    node.ipamd(vec![eni("eni-0a1b2c3d4e5f60718", 0, &["172.31.49.84"]), secondary]);
+    node.ipamd(vec![
+        eni("eni-0a1b2c3d4e5f60718", 0, &["172.31.49.84"]),
+        secondary,
+    ]);
     assert_eq!(node.path(ON_ETH1).problems, vec![]);
 }

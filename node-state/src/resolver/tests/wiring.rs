@@ -5,11 +5,21 @@ use crate::model::{CniNetworkConfig, CniPluginConfig, VpcCniState};
 use crate::resolver::Wiring;
 
 fn plugin(plugin_type: &str, bridge: Option<&str>) -> CniPluginConfig {
-    CniPluginConfig { plugin_type: plugin_type.into(), bridge: bridge.map(Into::into), ipam: None, delegate_type: None }
+    CniPluginConfig {
+        plugin_type: plugin_type.into(),
+        bridge: bridge.map(Into::into),
+        ipam: None,
+        delegate_type: None,
+    }
 }
 
 fn config(name: &str, plugins: Vec<CniPluginConfig>) -> CniNetworkConfig {
-    CniNetworkConfig { file: format!("etc/cni/net.d/10-{name}.conflist"), name: name.into(), cni_version: None, plugins }
+    CniNetworkConfig {
+        file: format!("etc/cni/net.d/10-{name}.conflist"),
+        name: name.into(),
+        cni_version: None,
+        plugins,
+    }
 }
 
 /// A node with eth0, a cni0 bridge and a kube-bridge; the pod is added by each case.
@@ -40,9 +50,30 @@ fn wiring_is_detected_from_cache_then_config_then_kernel_objects() {
     let vpc = || Pod::vpc("p", "10.0.0.50", "eni1a2b3c4d5e6");
     let on = |bridge: &str| Pod::bridged("p", "10.244.0.5/24", "veth1", bridge, "10.244.0.1");
     let cases = [
-        Case { what: "cache: aws-cni", pod: vpc(), configs: vec![], flannel_vxlan: false, vpc_cni: false, expect: Wiring::AwsVpcCni },
-        Case { what: "cache: flannel", pod: on("cni0").plugins("cbr0", &["flannel", "portmap"]), configs: vec![], flannel_vxlan: false, vpc_cni: false, expect: Wiring::Flannel },
-        Case { what: "cache: bridge on kube-bridge", pod: on("kube-bridge"), configs: vec![], flannel_vxlan: false, vpc_cni: false, expect: Wiring::KubeRouter },
+        Case {
+            what: "cache: aws-cni",
+            pod: vpc(),
+            configs: vec![],
+            flannel_vxlan: false,
+            vpc_cni: false,
+            expect: Wiring::AwsVpcCni,
+        },
+        Case {
+            what: "cache: flannel",
+            pod: on("cni0").plugins("cbr0", &["flannel", "portmap"]),
+            configs: vec![],
+            flannel_vxlan: false,
+            vpc_cni: false,
+            expect: Wiring::Flannel,
+        },
+        Case {
+            what: "cache: bridge on kube-bridge",
+            pod: on("kube-bridge"),
+            configs: vec![],
+            flannel_vxlan: false,
+            vpc_cni: false,
+            expect: Wiring::KubeRouter,
+        },
         Case {
             what: "cache: bridge whose config names kube-bridge",
             pod: on("cni0").plugins("mynet", &["bridge"]),
@@ -51,13 +82,37 @@ fn wiring_is_detected_from_cache_then_config_then_kernel_objects() {
             vpc_cni: false,
             expect: Wiring::KubeRouter,
         },
-        Case { what: "cache: bridge", pod: on("cni0"), configs: vec![], flannel_vxlan: false, vpc_cni: false, expect: Wiring::Bridge },
-        Case { what: "cache: bridge beside a flannel vxlan", pod: on("cni0"), configs: vec![], flannel_vxlan: true, vpc_cni: false, expect: Wiring::Flannel },
-        Case { what: "cache: a CNI podwire does not know", pod: vpc().plugins("k8s-pod-network", &["calico", "bandwidth"]), configs: vec![], flannel_vxlan: false, vpc_cni: true, expect: Wiring::Unknown },
+        Case {
+            what: "cache: bridge",
+            pod: on("cni0"),
+            configs: vec![],
+            flannel_vxlan: false,
+            vpc_cni: false,
+            expect: Wiring::Bridge,
+        },
+        Case {
+            what: "cache: bridge beside a flannel vxlan",
+            pod: on("cni0"),
+            configs: vec![],
+            flannel_vxlan: true,
+            vpc_cni: false,
+            expect: Wiring::Flannel,
+        },
+        Case {
+            what: "cache: a CNI podwire does not know",
+            pod: vpc().plugins("k8s-pod-network", &["calico", "bandwidth"]),
+            configs: vec![],
+            flannel_vxlan: false,
+            vpc_cni: true,
+            expect: Wiring::Unknown,
+        },
         Case {
             what: "no cache, first config: aws-cni",
             pod: on("cni0").uncached(),
-            configs: vec![config("aws-cni", vec![plugin("aws-cni", None)]), config("cbr0", vec![plugin("bridge", Some("cni0"))])],
+            configs: vec![
+                config("aws-cni", vec![plugin("aws-cni", None)]),
+                config("cbr0", vec![plugin("bridge", Some("cni0"))]),
+            ],
             flannel_vxlan: false,
             vpc_cni: false,
             expect: Wiring::AwsVpcCni,
@@ -70,10 +125,21 @@ fn wiring_is_detected_from_cache_then_config_then_kernel_objects() {
             vpc_cni: false,
             expect: Wiring::Bridge,
         },
-        Case { what: "kernel: routed eni veth, /32, 169.254.1.1", pod: vpc().uncached(), configs: vec![], flannel_vxlan: false, vpc_cni: false, expect: Wiring::AwsVpcCni },
+        Case {
+            what: "kernel: routed eni veth, /32, 169.254.1.1",
+            pod: vpc().uncached(),
+            configs: vec![],
+            flannel_vxlan: false,
+            vpc_cni: false,
+            expect: Wiring::AwsVpcCni,
+        },
         Case {
             what: "kernel: routed veth of another name, /32, 169.254.1.1 (Calico looks the same)",
-            pod: { let mut p = vpc().uncached(); p.veth = "cali12ab34cd56e".into(); p },
+            pod: {
+                let mut p = vpc().uncached();
+                p.veth = "cali12ab34cd56e".into();
+                p
+            },
             configs: vec![],
             flannel_vxlan: false,
             vpc_cni: false,
@@ -81,18 +147,47 @@ fn wiring_is_detected_from_cache_then_config_then_kernel_objects() {
         },
         Case {
             what: "kernel: routed veth of another name on a node running VPC CNI",
-            pod: { let mut p = vpc().uncached(); p.veth = "veth12ab34cd56e".into(); p },
+            pod: {
+                let mut p = vpc().uncached();
+                p.veth = "veth12ab34cd56e".into();
+                p
+            },
             configs: vec![],
             flannel_vxlan: false,
             vpc_cni: true,
             expect: Wiring::AwsVpcCni,
         },
-        Case { what: "kernel: cni0 and flannel.1", pod: on("cni0").uncached(), configs: vec![], flannel_vxlan: true, vpc_cni: false, expect: Wiring::Flannel },
-        Case { what: "kernel: kube-bridge", pod: on("kube-bridge").uncached(), configs: vec![], flannel_vxlan: false, vpc_cni: false, expect: Wiring::KubeRouter },
-        Case { what: "kernel: some bridge", pod: on("cni0").uncached(), configs: vec![], flannel_vxlan: false, vpc_cni: false, expect: Wiring::Bridge },
+        Case {
+            what: "kernel: cni0 and flannel.1",
+            pod: on("cni0").uncached(),
+            configs: vec![],
+            flannel_vxlan: true,
+            vpc_cni: false,
+            expect: Wiring::Flannel,
+        },
+        Case {
+            what: "kernel: kube-bridge",
+            pod: on("kube-bridge").uncached(),
+            configs: vec![],
+            flannel_vxlan: false,
+            vpc_cni: false,
+            expect: Wiring::KubeRouter,
+        },
+        Case {
+            what: "kernel: some bridge",
+            pod: on("cni0").uncached(),
+            configs: vec![],
+            flannel_vxlan: false,
+            vpc_cni: false,
+            expect: Wiring::Bridge,
+        },
         Case {
             what: "kernel: nothing recognisable",
-            pod: { let mut p = vpc().uncached(); p.gateway = Some("10.0.0.1".into()); p },
+            pod: {
+                let mut p = vpc().uncached();
+                p.gateway = Some("10.0.0.1".into());
+                p
+            },
             configs: vec![],
             flannel_vxlan: false,
             vpc_cni: false,
