@@ -71,6 +71,18 @@ impl<'a> CniCacheIndex<'a> {
     }
 }
 
+impl<'a> Identity<'a> {
+    pub(super) fn from_entry(entry: &'a CniCacheEntry) -> Self {
+        Identity {
+            namespace: entry.pod_namespace.clone(),
+            name: entry.pod_name.clone(),
+            container_id: Some(entry.container_id.clone()).filter(|id| !id.is_empty()),
+            entry: Some(entry),
+            problem: None,
+        }
+    }
+}
+
 pub(super) fn identify<'a>(
     snapshot: &NodeSnapshot,
     cache: &CniCacheIndex<'a>,
@@ -78,13 +90,7 @@ pub(super) fn identify<'a>(
     iface: &PodInterface,
 ) -> Identity<'a> {
     if let Some(entry) = cache.entry_for(ns, iface) {
-        return Identity {
-            namespace: entry.pod_namespace.clone(),
-            name: entry.pod_name.clone(),
-            container_id: Some(entry.container_id.clone()).filter(|id| !id.is_empty()),
-            entry: Some(entry),
-            problem: None,
-        };
+        return Identity::from_entry(entry);
     }
     let mut identity = Identity::default();
     let mut message = format!(

@@ -1,19 +1,20 @@
 //! The pure pod-path resolver: no I/O, no clock. Given a [`NodeSnapshot`], it follows every pod's
 //! traffic exactly as the kernel would, and says where it cannot.
 //!
-//! The steps, each in the module named for it:
-//! - [`pods`](self::pods): pair pod interfaces with host veths; [`identity`](self::identity):
-//!   name the pod from the CNI cache (or say why not);
-//! - [`rules`](self::rules) and [`lookup`](self::lookup): the policy-rule walk and longest-prefix
-//!   match the kernel does for a packet from the pod entering on its host veth or bridge;
-//! - [`layers`](self::layers): from the route's device down through vlan / macvlan / vxlan /
-//!   bridge links to the NIC and the ENI MAC;
-//! - [`kernel`](self::kernel): the kernel's recorded answer to the same question, compared;
-//! - [`wiring`](self::wiring), [`ipam`](self::ipam), [`probe`](self::probe): which CNI wired the
-//!   pod, whether ipamd agrees, and which destination to ask about.
+//! The steps, each in the (private) module named for it:
+//! - `pods` pairs pod interfaces with host veths; `identity` names the pod from the CNI cache (or
+//!   says why it cannot);
+//! - `rules` and `lookup`: the policy-rule walk and longest-prefix match the kernel does for a
+//!   packet from the pod entering on its host veth or bridge (`prefix` compares addresses the
+//!   kernel's way);
+//! - `egress` and `layers`: from the route's device down through vlan / macvlan / vxlan / bridge
+//!   links to the NIC and the ENI MAC;
+//! - `kernel`: the kernel's recorded answer to the same question, compared;
+//! - `wiring`, `ipam`, `probe`: which CNI wired the pod, whether ipamd agrees, and which
+//!   destination to ask about.
 //!
-//! Host links are indexed by ifindex and routes by table once per call, so a 250-pod node costs
-//! O(pods × rules).
+//! Host links are indexed by ifindex, routes by table and rule selectors compiled once per call
+//! (`index`), so a 250-pod node costs O(pods × rules) cheap comparisons.
 
 mod egress;
 mod identity;
@@ -151,13 +152,7 @@ impl Context<'_, '_> {
         };
         let identity = match attachment.orphan_entry {
             // The cache names this namespace; the interface may not match its if_name.
-            Some(entry) => identity::Identity {
-                namespace: entry.pod_namespace.clone(),
-                name: entry.pod_name.clone(),
-                container_id: Some(entry.container_id.clone()).filter(|id| !id.is_empty()),
-                entry: Some(entry),
-                problem: None,
-            },
+            Some(entry) => identity::Identity::from_entry(entry),
             None => identity::identify(self.snapshot, &self.cache, ns, &pod_interface),
         };
         let mut problems: Vec<Problem> = identity.problem.clone().into_iter().collect();
@@ -241,27 +236,15 @@ impl Context<'_, '_> {
             ingress,
             mark: 0,
         };
-        let main = egress::trace(&self.host, &flow, format!("to {destination}"), self.answers);
-        problems.extend(main.problems);
+        let mut main = egress::trace(&self.host, &flow, format!("to {destination}"), self.answers);
+        problems.append(&mut main.problems);
         facts.crossed_branch = main.crossed_branch;
         path.wiring = wiring::detect(self.snapshot, &self.host, &facts);
 
         if path.wiring == Wiring::AwsVpcCni {
-            let own_table = main.egress.table.filter(|&t| t != table::MAIN);
-            let snat = own_table
-                .and(main.rule)
-                .and_then(|selecting| egress::snat_rule(&self.host, pod_ip, selecting));
-            if let Some(rule) = snat {
-                let mark = rules::effective_fwmark(rule).0;
-                let snat_flow = Flow { mark, ..flow };
-                let traced = egress::trace(
-                    &self.host,
-                    &snat_flow,
-                    egress::snat_label(rule),
-                    self.answers,
-                );
-                problems.extend(traced.problems);
-                path.snat_egress = Some(traced.egress);
+            if let Some(snat) = self.snat_path(&flow, &main) {
+                problems.extend(snat.problems);
+                path.snat_egress = Some(snat.egress);
             }
             problems.extend(ipam::cross_check(
                 &self.host,
@@ -273,6 +256,26 @@ impl Context<'_, '_> {
         path.egress = Some(main.egress);
         path.problems = problems;
         path
+    }
+}
+
+impl<'a> Context<'a, '_> {
+    /// VPC CNI's second path for a pod whose own ENI's table carries its traffic: internet-bound
+    /// connections are SNAT-ed to the primary ENI and marked, and the mark rule sends them to
+    /// `main` before the pod's own rule is reached.
+    fn snat_path(&self, flow: &Flow<'_>, main: &egress::Traced<'a>) -> Option<egress::Traced<'a>> {
+        main.egress.table.filter(|&t| t != table::MAIN)?;
+        let rule = egress::snat_rule(&self.host, flow.source, main.rule?)?;
+        let snat_flow = Flow {
+            mark: rules::effective_fwmark(rule).0,
+            ..*flow
+        };
+        Some(egress::trace(
+            &self.host,
+            &snat_flow,
+            egress::snat_label(rule),
+            self.answers,
+        ))
     }
 }
 

@@ -218,7 +218,8 @@ pub struct Egress {
     pub fwmark: Option<u32>,
     /// Where the packet enters the host's routing: the host veth, or the bridge it is enslaved to.
     pub ingress: LinkRef,
-    /// The first rule, in priority order, whose selector matched and whose lookup produced a route.
+    /// The rule that decided: the first, in priority order, whose selector matched and whose
+    /// lookup produced a route, or whose action (or route) refused the packet.
     pub rule: Option<RuleRef>,
     pub table: Option<u32>,
     pub route: Option<RouteRef>,

@@ -66,7 +66,7 @@ pub(super) fn discover<'a>(
     for claim in &claims {
         *claimants.entry(claim.host_veth.ifindex).or_default() += 1;
     }
-    let known_nsids: Vec<i32> = snapshot
+    let known_nsids: HashSet<i32> = snapshot
         .namespaces
         .iter()
         .filter_map(|ns| ns.nsid)
