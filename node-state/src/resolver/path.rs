@@ -7,21 +7,41 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{MacAddr, RouteScope, RouteType};
+use crate::model::{Link, MacAddr, RouteScope, RouteType};
 
 /// The resolution of one node snapshot.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NodeResolution {
     pub probe: Probe,
-    /// One entry per pod interface, ordered by (namespace, name, interface).
+    /// One entry per pod interface, ordered by Kubernetes namespace and name (pods whose identity
+    /// is unknown last), then netns name and interface name.
     pub pods: Vec<PodPath>,
 }
 
-/// The destination the egress paths were resolved for, and why it was chosen.
+/// The destinations the egress paths were resolved for, and why each was chosen.
+///
+/// A pod is probed with `destination` when it has an IPv4 address and with `destination_v6` when
+/// it is IPv6-only: a routing question is only meaningful within one address family. A
+/// `--probe-dst` of either family replaces the automatic choice for that family only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Probe {
+    /// The destination for pods with an IPv4 address (always an IPv4 address).
     pub destination: IpAddr,
     pub reason: String,
+    /// The destination for IPv6-only pods (always an IPv6 address).
+    pub destination_v6: IpAddr,
+    pub reason_v6: String,
+}
+
+impl Probe {
+    /// The destination to probe a pod whose address is `pod_ip` with.
+    pub fn for_pod(&self, pod_ip: IpAddr) -> IpAddr {
+        if pod_ip.is_ipv4() {
+            self.destination
+        } else {
+            self.destination_v6
+        }
+    }
 }
 
 /// How a pod is wired, as detected from the CNI cache, the configuration and the kernel objects.
@@ -87,6 +107,33 @@ pub struct PodPath {
     pub problems: Vec<Problem>,
 }
 
+impl PodPath {
+    /// The pod's IP address, without its prefix length.
+    pub fn ip(&self) -> Option<IpAddr> {
+        self.pod_interface.ip.map(|net| net.addr())
+    }
+
+    /// The routing table that carries the pod's traffic to the probe destination.
+    pub fn table(&self) -> Option<u32> {
+        self.egress.as_ref().and_then(|e| e.table)
+    }
+
+    /// The device the chosen route sends the pod's traffic out of.
+    pub fn egress_device(&self) -> Option<&LinkRef> {
+        self.egress.as_ref().and_then(|e| e.egress_device.as_ref())
+    }
+
+    /// The MAC of the ENI that carries the pod's traffic (the branch ENI's for branch pods).
+    pub fn eni_mac(&self) -> Option<MacAddr> {
+        self.egress.as_ref().and_then(|e| e.eni_mac)
+    }
+
+    /// Whether any problem of this kind was found.
+    pub fn has_problem(&self, code: ProblemCode) -> bool {
+        self.problems.iter().any(|p| p.code == code)
+    }
+}
+
 /// Where the pod's namespace was found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetnsRef {
@@ -126,6 +173,17 @@ pub struct LinkRef {
     pub mac: Option<MacAddr>,
 }
 
+impl From<&Link> for LinkRef {
+    fn from(link: &Link) -> Self {
+        LinkRef {
+            name: link.name.clone(),
+            ifindex: link.ifindex,
+            kind: link.kind.name().to_owned(),
+            mac: link.mac,
+        }
+    }
+}
+
 /// A policy rule, as `ip rule` prints it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleRef {
@@ -160,7 +218,8 @@ pub struct Egress {
     pub fwmark: Option<u32>,
     /// Where the packet enters the host's routing: the host veth, or the bridge it is enslaved to.
     pub ingress: LinkRef,
-    /// The first rule, in priority order, whose selector matched and whose lookup produced a route.
+    /// The rule that decided: the first, in priority order, whose selector matched and whose
+    /// lookup produced a route, or whose action (or route) refused the packet.
     pub rule: Option<RuleRef>,
     pub table: Option<u32>,
     pub route: Option<RouteRef>,
@@ -171,6 +230,10 @@ pub struct Egress {
     pub layers: Vec<Layer>,
     /// The bottom of the stack: the device that carries the traffic off the node.
     pub nic: Option<LinkRef>,
+    /// Why the path ends on the node rather than on a NIC: a local or broadcast route, a bridge
+    /// with no uplink port, a veth into another pod. `None` when the path leaves the node or could
+    /// not be followed (see the pod's problems).
+    pub stays_on_node: Option<String>,
     /// The MAC of the ENI carrying the traffic: the egress link's MAC, or for a branch ENI the
     /// vlan link's MAC.
     pub eni_mac: Option<MacAddr>,
@@ -198,6 +261,9 @@ pub enum KernelCheck {
     Disagrees { kernel: String },
     /// The snapshot holds no kernel answer for this question.
     NotAsked,
+    /// The kernel answered, but the resolver could not decide (see the pod's problems), so there
+    /// is nothing to compare; `kernel` says what the kernel chose.
+    Unresolved { kernel: String },
 }
 
 /// Something the resolver could not resolve, and why.
@@ -205,6 +271,15 @@ pub enum KernelCheck {
 pub struct Problem {
     pub code: ProblemCode,
     pub message: String,
+}
+
+impl Problem {
+    pub fn new(code: ProblemCode, message: impl Into<String>) -> Self {
+        Problem {
+            code,
+            message: message.into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
