@@ -95,6 +95,7 @@ impl<'a> PodRow<'a> {
             kernel: match egress.map(|e| &e.kernel) {
                 Some(KernelCheck::Agrees) => "agrees",
                 Some(KernelCheck::Disagrees { .. }) => "disagrees",
+                Some(KernelCheck::Unresolved { .. }) => "unresolved",
                 Some(KernelCheck::NotAsked) | None => "not_asked",
             },
             problems: &pod.problems,
@@ -154,16 +155,16 @@ impl<'a> Report<'a> {
             node.probe.destination, node.probe.reason
         )?;
         for err in node.errors {
-            writeln!(
-                out,
-                "error [{:?}] {}: {}",
-                err.source, err.subject, err.message
-            )?;
+            let source = serde_json::to_value(err.source)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            writeln!(out, "error [{source}] {}: {}", err.subject, err.message)?;
         }
         writeln!(out)?;
 
         const HEADER: [&str; 9] = [
-            "POD",
+            "NAMESPACE/NAME",
             "IP",
             "HOST VETH",
             "BRIDGE",

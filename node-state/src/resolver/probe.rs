@@ -82,7 +82,7 @@ fn pick(host: &HostIndex<'_>, candidates: &[(IpAddr, &str)]) -> (IpAddr, String)
             Some(why) => passed_over.push(why),
             None => {
                 let mut reason = format!(
-                    "{ip} ({label}): outside every route of the node but the default routes, and named by no rule"
+                    "{label}: outside every route of the node but the default routes, and named by no rule"
                 );
                 if !passed_over.is_empty() {
                     reason.push_str(&format!("; passed over: {}", passed_over.join("; ")));
@@ -95,7 +95,7 @@ fn pick(host: &HostIndex<'_>, candidates: &[(IpAddr, &str)]) -> (IpAddr, String)
     (
         first,
         format!(
-            "{first} ({label}) although the node routes every candidate specifically ({}); set --probe-dst",
+            "{label}, although the node routes every candidate specifically ({}); set --probe-dst",
             passed_over.join("; ")
         ),
     )

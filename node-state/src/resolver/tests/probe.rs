@@ -11,7 +11,7 @@ fn the_first_documentation_address_outside_every_specific_route_is_chosen() {
     assert_eq!(probe.destination.to_string(), "198.51.100.1");
     assert_eq!(
         probe.reason,
-        "198.51.100.1 (TEST-NET-2): outside every route of the node but the default routes, and named by no rule"
+        "TEST-NET-2: outside every route of the node but the default routes, and named by no rule"
     );
     assert_eq!(probe.destination_v6.to_string(), "2001:db8::1");
 }
