@@ -1,6 +1,7 @@
 //! Helpers shared by the agent's integration tests.
 
 #![allow(dead_code, reason = "each test file uses a different subset")]
+#![allow(clippy::unwrap_used, reason = "test helpers fail the test they serve")]
 
 pub mod fixtures;
 pub mod netns;
