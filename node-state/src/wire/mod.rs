@@ -18,6 +18,18 @@ pub mod proto {
     include!("generated/podwire.agent.v1.rs");
 }
 
+mod content_hash;
 mod convert;
 
+pub use content_hash::{ContentHash, ContentHashLengthError, content_hash};
 pub use convert::{FromWireError, WireProblem};
+
+/// The codec of the `AgentIngest` stream, in both directions: the agent's client and the server's
+/// service both call `send_compressed(COMPRESSION)` and `accept_compressed(COMPRESSION)`.
+///
+/// zstd rather than gzip, measured on a realistic 250-pod Amazon VPC CNI node (352 KB of protobuf;
+/// `cargo run --release -p podwire-node-state --example wire_size`) at the levels tonic 0.14 uses:
+/// zstd (level 3) sends 57 KB where gzip (level 6) sends 96 KB, compresses in 0.8 ms instead of
+/// 9.8 ms and decompresses in 0.25 ms instead of 0.9 ms. Decompression is what the server pays for
+/// every upload. The price is a C build of libzstd (`zstd-sys`), which needs a C compiler.
+pub const COMPRESSION: tonic::codec::CompressionEncoding = tonic::codec::CompressionEncoding::Zstd;
