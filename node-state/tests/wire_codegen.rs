@@ -27,13 +27,16 @@ fn checked_in_dir() -> PathBuf {
 /// Every `.proto` file under `proto/`, as paths relative to it, in a stable order.
 fn proto_files(proto_root: &Path) -> Vec<PathBuf> {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
-        let entries = fs::read_dir(dir).unwrap_or_else(|e| panic!("listing {}: {e}", dir.display()));
+        let entries =
+            fs::read_dir(dir).unwrap_or_else(|e| panic!("listing {}: {e}", dir.display()));
         for entry in entries {
             let path = entry.expect("reading a directory entry").path();
             if path.is_dir() {
                 walk(root, &path, out);
             } else if path.extension().is_some_and(|ext| ext == "proto") {
-                let relative = path.strip_prefix(root).expect("a path under the proto root");
+                let relative = path
+                    .strip_prefix(root)
+                    .expect("a path under the proto root");
                 out.push(relative.to_path_buf());
             }
         }
@@ -41,7 +44,11 @@ fn proto_files(proto_root: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     walk(proto_root, proto_root, &mut files);
     files.sort();
-    assert!(!files.is_empty(), "no .proto files under {}", proto_root.display());
+    assert!(
+        !files.is_empty(),
+        "no .proto files under {}",
+        proto_root.display()
+    );
     files
 }
 
@@ -53,8 +60,13 @@ fn generate_into(out_dir: &Path) {
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
-        // The shared crate depends on tonic's `codegen` feature only; the binaries bring `transport`.
+        // The shared crate depends on tonic's `codegen` feature only; the binaries bring `transport`
+        // and build their `Channel` themselves. (With transport code, tonic would also generate an
+        // `AgentIngestClient::connect` constructor, which collides with the `Connect` RPC.)
         .build_transport(false)
+        // `Bytes`, not `Vec<u8>`: tonic decodes from a shared buffer, so addresses and MACs are
+        // then slices of it instead of thousands of small allocations per snapshot.
+        .bytes(".")
         .emit_rerun_if_changed(false)
         .out_dir(out_dir)
         .compile_fds(descriptors)
@@ -68,7 +80,11 @@ fn rust_files(dir: &Path) -> BTreeMap<String, String> {
         .map(|entry| entry.expect("reading a directory entry").path())
         .filter(|path| path.extension().is_some_and(|ext| ext == "rs"))
         .map(|path| {
-            let name = path.file_name().expect("a file name").to_string_lossy().into_owned();
+            let name = path
+                .file_name()
+                .expect("a file name")
+                .to_string_lossy()
+                .into_owned();
             let text = fs::read_to_string(&path)
                 .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
             (name, text)
@@ -86,7 +102,8 @@ fn checked_in_wire_code_matches_the_proto_files() {
     if std::env::var_os(REGENERATE_VAR).is_some_and(|v| v == "1") {
         for (name, _) in rust_files(&checked_in_dir) {
             if !fresh.contains_key(&name) {
-                fs::remove_file(checked_in_dir.join(&name)).expect("removing a stale generated file");
+                fs::remove_file(checked_in_dir.join(&name))
+                    .expect("removing a stale generated file");
             }
         }
         for (name, text) in &fresh {
@@ -105,7 +122,7 @@ fn checked_in_wire_code_matches_the_proto_files() {
                     .lines()
                     .zip(text.lines())
                     .position(|(a, b)| a != b)
-                    .map_or_else(|| old.lines().count().min(text.lines().count()), |i| i);
+                    .unwrap_or_else(|| old.lines().count().min(text.lines().count()));
                 drift.push(format!("{name}: differs from line {}", line + 1));
             }
             Some(_) => {}

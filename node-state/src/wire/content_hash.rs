@@ -33,8 +33,8 @@ impl ContentHash {
     }
 
     /// The form of a wire `content_hash` field.
-    pub fn to_wire(&self) -> Vec<u8> {
-        self.0.to_vec()
+    pub fn to_wire(&self) -> prost::bytes::Bytes {
+        prost::bytes::Bytes::copy_from_slice(&self.0)
     }
 }
 
@@ -89,13 +89,26 @@ fn canonical(snapshot: &NodeSnapshot) -> NodeSnapshot {
     if let Some(vpc_cni) = &mut canonical.vpc_cni {
         canonical_vpc_cni(vpc_cni);
     }
-    canonical.kernel_routes.sort_by_key(|d| (d.query.destination, d.query.source, d.query.iif, d.query.fwmark));
-    canonical.errors.sort_by(|a, b| error_key(a).cmp(&error_key(b)));
+    canonical.kernel_routes.sort_by_key(|d| {
+        (
+            d.query.destination,
+            d.query.source,
+            d.query.iif,
+            d.query.fwmark,
+        )
+    });
+    canonical
+        .errors
+        .sort_by(|a, b| error_key(a).cmp(&error_key(b)));
     canonical
 }
 
 fn error_key(error: &SourceError) -> (i32, &str, &str) {
-    (proto::ErrorSource::from(error.source).into(), &error.subject, &error.message)
+    (
+        proto::ErrorSource::from(error.source).into(),
+        &error.subject,
+        &error.message,
+    )
 }
 
 fn canonical_netns(ns: &mut NetnsState) {
@@ -103,10 +116,22 @@ fn canonical_netns(ns: &mut NetnsState) {
     ns.addresses.sort_by_key(|a| (a.ifindex, a.address));
     // Stable sorts: routes and rules that tie keep the kernel's order, which is the order it tries
     // them in.
-    ns.routes.sort_by_key(|r| (r.table, r.destination.addr().is_ipv6(), r.destination, r.metric, r.tos));
-    ns.rules.sort_by_key(|r| (i32::from(proto::IpFamily::from(r.family)), r.priority));
+    ns.routes.sort_by_key(|r| {
+        (
+            r.table,
+            r.destination.addr().is_ipv6(),
+            r.destination,
+            r.metric,
+            r.tos,
+        )
+    });
+    ns.rules
+        .sort_by_key(|r| (i32::from(proto::IpFamily::from(r.family)), r.priority));
     for neighbor in &mut ns.neighbors {
-        let pinned = neighbor.state.iter().any(|s| s == "PERMANENT" || s == "NOARP");
+        let pinned = neighbor
+            .state
+            .iter()
+            .any(|s| s == "PERMANENT" || s == "NOARP");
         if !pinned {
             neighbor.state.clear();
         }
@@ -116,7 +141,8 @@ fn canonical_netns(ns: &mut NetnsState) {
 
 fn canonical_cni(cni: &mut CniState) {
     cni.cache.sort_by(|a, b| a.file.cmp(&b.file));
-    cni.host_local.sort_by(|a, b| (&a.network, &a.dir).cmp(&(&b.network, &b.dir)));
+    cni.host_local
+        .sort_by(|a, b| (&a.network, &a.dir).cmp(&(&b.network, &b.dir)));
     for network in &mut cni.host_local {
         network.allocations.sort_by(|a, b| {
             (a.ip, &a.container_id, &a.if_name).cmp(&(b.ip, &b.container_id, &b.if_name))
@@ -128,7 +154,8 @@ fn canonical_vpc_cni(vpc_cni: &mut VpcCniState) {
     if let Some(ipamd) = &mut vpc_cni.ipamd {
         ipamd.network_cards.sort_by_key(|card| card.index);
         for card in &mut ipamd.network_cards {
-            card.enis.sort_by(|a, b| (a.device_number, &a.id).cmp(&(b.device_number, &b.id)));
+            card.enis
+                .sort_by(|a, b| (a.device_number, &a.id).cmp(&(b.device_number, &b.id)));
             for eni in &mut card.enis {
                 eni.cidrs.sort_by_key(|cidr| cidr.cidr);
                 for cidr in &mut eni.cidrs {
@@ -139,8 +166,11 @@ fn canonical_vpc_cni(vpc_cni: &mut VpcCniState) {
     }
     if let Some(checkpoint) = &mut vpc_cni.checkpoint {
         checkpoint.allocations.sort_by(|a, b| {
-            (&a.container_id, &a.if_name, &a.network_name)
-                .cmp(&(&b.container_id, &b.if_name, &b.network_name))
+            (&a.container_id, &a.if_name, &a.network_name).cmp(&(
+                &b.container_id,
+                &b.if_name,
+                &b.network_name,
+            ))
         });
     }
 }

@@ -10,8 +10,24 @@ use super::{ip, net};
 
 const ENIS: u32 = 4;
 const PREFIXES_PER_ENI: u32 = 4;
-const POD_NAMESPACES: [&str; 6] = ["default", "kube-system", "payments", "checkout", "search", "observability"];
-const APPS: [&str; 8] = ["checkout", "cart", "ledger", "indexer", "frontend", "coredns", "otel-collector", "worker"];
+const POD_NAMESPACES: [&str; 6] = [
+    "default",
+    "kube-system",
+    "payments",
+    "checkout",
+    "search",
+    "observability",
+];
+const APPS: [&str; 8] = [
+    "checkout",
+    "cart",
+    "ledger",
+    "indexer",
+    "frontend",
+    "coredns",
+    "otel-collector",
+    "worker",
+];
 
 /// A deterministic stand-in for the random parts of names (splitmix64).
 fn noise(seed: u64) -> u64 {
@@ -59,9 +75,23 @@ fn pod(i: u32) -> Pod {
     Pod {
         namespace: POD_NAMESPACES[(i as usize) % POD_NAMESPACES.len()],
         name: format!("{app}-{}-{}", hex(seed + 1000, 10), hex(seed + 2000, 5)),
-        uid: format!("{}-{}-{}-{}-{}", hex(seed + 3000, 8), hex(seed + 3001, 4), hex(seed + 3002, 4), hex(seed + 3003, 4), hex(seed + 3004, 12)),
+        uid: format!(
+            "{}-{}-{}-{}-{}",
+            hex(seed + 3000, 8),
+            hex(seed + 3001, 4),
+            hex(seed + 3002, 4),
+            hex(seed + 3003, 4),
+            hex(seed + 3004, 12)
+        ),
         container_id: hex(seed + 4000, 64),
-        netns: format!("/var/run/netns/cni-{}-{}-{}-{}-{}", hex(seed + 5000, 8), hex(seed + 5001, 4), hex(seed + 5002, 4), hex(seed + 5003, 4), hex(seed + 5004, 12)),
+        netns: format!(
+            "/var/run/netns/cni-{}-{}-{}-{}-{}",
+            hex(seed + 5000, 8),
+            hex(seed + 5001, 4),
+            hex(seed + 5002, 4),
+            hex(seed + 5003, 4),
+            hex(seed + 5004, 12)
+        ),
         ip: Ipv4Addr::new(172, 31, 100 + eni as u8, slot as u8),
         eni,
         host_veth: format!("eni{}", hex(seed + 6000, 11)),
@@ -72,7 +102,18 @@ fn pod(i: u32) -> Pod {
 }
 
 fn plain_link(ifindex: u32, name: &str, kind: LinkKind, mac: Option<MacAddr>, mtu: u32) -> Link {
-    Link { ifindex, name: name.into(), kind, mac, mtu, admin_up: true, oper_state: OperState::Up, master: None, link: None, link_netnsid: None }
+    Link {
+        ifindex,
+        name: name.into(),
+        kind,
+        mac,
+        mtu,
+        admin_up: true,
+        oper_state: OperState::Up,
+        master: None,
+        link: None,
+        link_netnsid: None,
+    }
 }
 
 fn route(table: u32, destination: &str, oif: u32) -> Route {
@@ -96,7 +137,11 @@ fn route(table: u32, destination: &str, oif: u32) -> Route {
 fn local_route(destination: &str, route_type: RouteType, oif: u32, pref_src: &str) -> Route {
     Route {
         protocol: 2,
-        scope: if route_type == RouteType::Local { RouteScope::Host } else { RouteScope::Link },
+        scope: if route_type == RouteType::Local {
+            RouteScope::Host
+        } else {
+            RouteScope::Link
+        },
         route_type,
         pref_src: Some(ip(pref_src)),
         ..route(table::LOCAL, destination, oif)
@@ -128,11 +173,32 @@ fn rule(priority: u32, action: RuleAction) -> PolicyRule {
 
 fn base_rules() -> Vec<PolicyRule> {
     vec![
-        rule(0, RuleAction::Lookup { table: table::LOCAL }),
+        rule(
+            0,
+            RuleAction::Lookup {
+                table: table::LOCAL,
+            },
+        ),
         rule(32766, RuleAction::Lookup { table: table::MAIN }),
-        rule(32767, RuleAction::Lookup { table: table::DEFAULT }),
-        PolicyRule { family: IpFamily::V6, ..rule(0, RuleAction::Lookup { table: table::LOCAL }) },
-        PolicyRule { family: IpFamily::V6, ..rule(32766, RuleAction::Lookup { table: table::MAIN }) },
+        rule(
+            32767,
+            RuleAction::Lookup {
+                table: table::DEFAULT,
+            },
+        ),
+        PolicyRule {
+            family: IpFamily::V6,
+            ..rule(
+                0,
+                RuleAction::Lookup {
+                    table: table::LOCAL,
+                },
+            )
+        },
+        PolicyRule {
+            family: IpFamily::V6,
+            ..rule(32766, RuleAction::Lookup { table: table::MAIN })
+        },
     ]
 }
 
@@ -141,49 +207,132 @@ fn eni_ip(eni: u32) -> String {
 }
 
 fn host_namespace(pods: &[Pod]) -> NetnsState {
-    let mut links = vec![plain_link(1, "lo", LinkKind::Loopback, Some(MacAddr([0; 6])), 65536)];
-    let mut addresses = vec![Address { ifindex: 1, address: net("127.0.0.1/8"), peer: None, scope: RouteScope::Host }];
+    let mut links = vec![plain_link(
+        1,
+        "lo",
+        LinkKind::Loopback,
+        Some(MacAddr([0; 6])),
+        65536,
+    )];
+    let mut addresses = vec![Address {
+        ifindex: 1,
+        address: net("127.0.0.1/8"),
+        peer: None,
+        scope: RouteScope::Host,
+    }];
     let mut routes = vec![
-        Route { gateway: Some(ip("172.31.48.1")), protocol: 16, metric: 1024, ..route(table::MAIN, "0.0.0.0/0", 2) },
-        Route { protocol: 2, scope: RouteScope::Link, pref_src: Some(ip(&eni_ip(0))), ..route(table::MAIN, "172.31.48.0/20", 2) },
-        Route { protocol: 16, scope: RouteScope::Link, metric: 1024, ..route(table::MAIN, "172.31.48.1/32", 2) },
+        Route {
+            gateway: Some(ip("172.31.48.1")),
+            protocol: 16,
+            metric: 1024,
+            ..route(table::MAIN, "0.0.0.0/0", 2)
+        },
+        Route {
+            protocol: 2,
+            scope: RouteScope::Link,
+            pref_src: Some(ip(&eni_ip(0))),
+            ..route(table::MAIN, "172.31.48.0/20", 2)
+        },
+        Route {
+            protocol: 16,
+            scope: RouteScope::Link,
+            metric: 1024,
+            ..route(table::MAIN, "172.31.48.1/32", 2)
+        },
         local_route("127.0.0.0/8", RouteType::Local, 1, "127.0.0.1"),
         local_route("127.0.0.1/32", RouteType::Local, 1, "127.0.0.1"),
         local_route("127.255.255.255/32", RouteType::Broadcast, 1, "127.0.0.1"),
     ];
     let mut rules = base_rules();
-    rules.push(PolicyRule { fwmark: Some(0x80), fwmask: Some(0x80), ..rule(1024, RuleAction::Lookup { table: table::MAIN }) });
+    rules.push(PolicyRule {
+        fwmark: Some(0x80),
+        fwmask: Some(0x80),
+        ..rule(1024, RuleAction::Lookup { table: table::MAIN })
+    });
     let mut neighbors = vec![];
     for eni in 0..ENIS {
         let ifindex = 2 + eni;
         let own = eni_ip(eni);
-        links.push(plain_link(ifindex, &format!("eth{eni}"), LinkKind::Device, Some(mac_from(u64::from(eni) + 9000)), 9001));
-        addresses.push(Address { ifindex, address: net(&format!("{own}/20")), peer: None, scope: RouteScope::Universe });
-        routes.push(local_route(&format!("{own}/32"), RouteType::Local, ifindex, &own));
-        routes.push(local_route("172.31.63.255/32", RouteType::Broadcast, ifindex, &own));
+        links.push(plain_link(
+            ifindex,
+            &format!("eth{eni}"),
+            LinkKind::Device,
+            Some(mac_from(u64::from(eni) + 9000)),
+            9001,
+        ));
+        addresses.push(Address {
+            ifindex,
+            address: net(&format!("{own}/20")),
+            peer: None,
+            scope: RouteScope::Universe,
+        });
+        routes.push(local_route(
+            &format!("{own}/32"),
+            RouteType::Local,
+            ifindex,
+            &own,
+        ));
+        routes.push(local_route(
+            "172.31.63.255/32",
+            RouteType::Broadcast,
+            ifindex,
+            &own,
+        ));
         if eni > 0 {
             let table = eni + 1;
-            routes.push(Route { gateway: Some(ip("172.31.48.1")), ..route(table, "0.0.0.0/0", ifindex) });
-            routes.push(Route { scope: RouteScope::Link, ..route(table, "172.31.48.1/32", ifindex) });
+            routes.push(Route {
+                gateway: Some(ip("172.31.48.1")),
+                ..route(table, "0.0.0.0/0", ifindex)
+            });
+            routes.push(Route {
+                scope: RouteScope::Link,
+                ..route(table, "172.31.48.1/32", ifindex)
+            });
         }
-        neighbors.push(Neighbor { ifindex, address: ip("172.31.48.1"), lladdr: Some(mac_from(9999)), state: vec!["REACHABLE".into()] });
+        neighbors.push(Neighbor {
+            ifindex,
+            address: ip("172.31.48.1"),
+            lladdr: Some(mac_from(9999)),
+            state: vec!["REACHABLE".into()],
+        });
     }
     for (i, pod) in pods.iter().enumerate() {
         links.push(Link {
             link: Some(3),
             link_netnsid: Some(i as i32),
-            ..plain_link(pod.host_ifindex, &pod.host_veth, LinkKind::Veth, Some(pod.host_mac), 9001)
+            ..plain_link(
+                pod.host_ifindex,
+                &pod.host_veth,
+                LinkKind::Veth,
+                Some(pod.host_mac),
+                9001,
+            )
         });
         addresses.push(Address {
             ifindex: pod.host_ifindex,
-            address: net(&format!("fe80::{:x}:{:x}ff:fe{:x}:{:x}/64", pod.host_mac.0[0] ^ 2, pod.host_mac.0[2], pod.host_mac.0[3], pod.host_mac.0[5])),
+            address: net(&format!(
+                "fe80::{:x}:{:x}ff:fe{:x}:{:x}/64",
+                pod.host_mac.0[0] ^ 2,
+                pod.host_mac.0[2],
+                pod.host_mac.0[3],
+                pod.host_mac.0[5]
+            )),
             peer: None,
             scope: RouteScope::Link,
         });
-        routes.push(Route { scope: RouteScope::Link, ..route(table::MAIN, &format!("{}/32", pod.ip), pod.host_ifindex) });
-        rules.push(PolicyRule { destination: Some(net(&format!("{}/32", pod.ip))), ..rule(512, RuleAction::Lookup { table: table::MAIN }) });
+        routes.push(Route {
+            scope: RouteScope::Link,
+            ..route(table::MAIN, &format!("{}/32", pod.ip), pod.host_ifindex)
+        });
+        rules.push(PolicyRule {
+            destination: Some(net(&format!("{}/32", pod.ip))),
+            ..rule(512, RuleAction::Lookup { table: table::MAIN })
+        });
         if pod.eni > 0 {
-            rules.push(PolicyRule { source: Some(net(&format!("{}/32", pod.ip))), ..rule(1536, RuleAction::Lookup { table: pod.eni + 1 }) });
+            rules.push(PolicyRule {
+                source: Some(net(&format!("{}/32", pod.ip))),
+                ..rule(1536, RuleAction::Lookup { table: pod.eni + 1 })
+            });
         }
         neighbors.push(Neighbor {
             ifindex: pod.host_ifindex,
@@ -192,7 +341,17 @@ fn host_namespace(pods: &[Pod]) -> NetnsState {
             state: vec![if i % 3 == 0 { "STALE" } else { "REACHABLE" }.into()],
         });
     }
-    NetnsState { inode: 4_026_531_840, name: None, path: "/proc/1/ns/net".into(), nsid: None, links, addresses, routes, rules, neighbors }
+    NetnsState {
+        inode: 4_026_531_840,
+        name: None,
+        path: "/proc/1/ns/net".into(),
+        nsid: None,
+        links,
+        addresses,
+        routes,
+        rules,
+        neighbors,
+    }
 }
 
 fn pod_namespace(i: u32, pod: &Pod) -> NetnsState {
@@ -204,22 +363,48 @@ fn pod_namespace(i: u32, pod: &Pod) -> NetnsState {
         nsid: Some(i as i32),
         links: vec![
             plain_link(1, "lo", LinkKind::Loopback, Some(MacAddr([0; 6])), 65536),
-            Link { link: Some(pod.host_ifindex), link_netnsid: Some(0), ..plain_link(3, "eth0", LinkKind::Veth, Some(pod.pod_mac), 9001) },
+            Link {
+                link: Some(pod.host_ifindex),
+                link_netnsid: Some(0),
+                ..plain_link(3, "eth0", LinkKind::Veth, Some(pod.pod_mac), 9001)
+            },
         ],
         addresses: vec![
-            Address { ifindex: 1, address: net("127.0.0.1/8"), peer: None, scope: RouteScope::Host },
-            Address { ifindex: 3, address: net(&format!("{pod_ip}/32")), peer: None, scope: RouteScope::Universe },
+            Address {
+                ifindex: 1,
+                address: net("127.0.0.1/8"),
+                peer: None,
+                scope: RouteScope::Host,
+            },
+            Address {
+                ifindex: 3,
+                address: net(&format!("{pod_ip}/32")),
+                peer: None,
+                scope: RouteScope::Universe,
+            },
         ],
         routes: vec![
-            Route { gateway: Some(ip("169.254.1.1")), protocol: 3, ..route(table::MAIN, "0.0.0.0/0", 3) },
-            Route { scope: RouteScope::Link, ..route(table::MAIN, "169.254.1.1/32", 3) },
+            Route {
+                gateway: Some(ip("169.254.1.1")),
+                protocol: 3,
+                ..route(table::MAIN, "0.0.0.0/0", 3)
+            },
+            Route {
+                scope: RouteScope::Link,
+                ..route(table::MAIN, "169.254.1.1/32", 3)
+            },
             local_route("127.0.0.0/8", RouteType::Local, 1, "127.0.0.1"),
             local_route("127.0.0.1/32", RouteType::Local, 1, "127.0.0.1"),
             local_route("127.255.255.255/32", RouteType::Broadcast, 1, "127.0.0.1"),
             local_route(&format!("{pod_ip}/32"), RouteType::Local, 3, &pod_ip),
         ],
         rules: base_rules(),
-        neighbors: vec![Neighbor { ifindex: 3, address: ip("169.254.1.1"), lladdr: Some(pod.host_mac), state: vec!["PERMANENT".into()] }],
+        neighbors: vec![Neighbor {
+            ifindex: 3,
+            address: ip("169.254.1.1"),
+            lladdr: Some(pod.host_mac),
+            state: vec!["PERMANENT".into()],
+        }],
     }
 }
 
@@ -236,9 +421,21 @@ fn cache_entry(pod: &Pod) -> CniCacheEntry {
         ips: vec![net(&format!("{}/32", pod.ip))],
         gateways: vec![],
         interfaces: vec![
-            CniInterface { name: pod.host_veth.clone(), mac: Some(pod.host_mac), sandbox: None },
-            CniInterface { name: "eth0".into(), mac: Some(pod.pod_mac), sandbox: Some(pod.netns.clone()) },
-            CniInterface { name: "dummy".into(), mac: None, sandbox: Some("0".into()) },
+            CniInterface {
+                name: pod.host_veth.clone(),
+                mac: Some(pod.host_mac),
+                sandbox: None,
+            },
+            CniInterface {
+                name: "eth0".into(),
+                mac: Some(pod.pod_mac),
+                sandbox: Some(pod.netns.clone()),
+            },
+            CniInterface {
+                name: "dummy".into(),
+                mac: None,
+                sandbox: Some("0".into()),
+            },
         ],
         plugin_types: vec!["aws-cni".into(), "egress-cni".into(), "portmap".into()],
         cni_version: Some("1.0.0".into()),
@@ -279,13 +476,21 @@ fn ipamd(pods: &[Pod]) -> IpamdEnis {
         .collect();
     IpamdEnis {
         shape: IpamdShape::PerNetworkCard,
-        network_cards: vec![IpamdNetworkCard { index: 0, total_ips: ENIS * PREFIXES_PER_ENI * 16, assigned_ips: pods.len() as u32, enis }],
+        network_cards: vec![IpamdNetworkCard {
+            index: 0,
+            total_ips: ENIS * PREFIXES_PER_ENI * 16,
+            assigned_ips: pods.len() as u32,
+            enis,
+        }],
     }
 }
 
 /// A VPC CNI node running `pods` pods (at most 256: four ENIs with four /28 prefixes each).
 pub fn vpc_cni_node(pods: u32) -> NodeSnapshot {
-    assert!(pods <= ENIS * PREFIXES_PER_ENI * 16, "the node has room for 256 pods");
+    assert!(
+        pods <= ENIS * PREFIXES_PER_ENI * 16,
+        "the node has room for 256 pods"
+    );
     let all: Vec<Pod> = (0..pods).map(pod).collect();
     let checkpoint = IpamCheckpoint {
         file: "var/run/aws-node/ipam.json".into(),
@@ -308,10 +513,19 @@ pub fn vpc_cni_node(pods: u32) -> NodeSnapshot {
     let kernel_routes = all
         .iter()
         .map(|pod| KernelRouteDecision {
-            query: KernelRouteQuery { destination: ip("172.31.0.10"), source: IpAddr::V4(pod.ip), iif: pod.host_ifindex, fwmark: None },
+            query: KernelRouteQuery {
+                destination: ip("172.31.0.10"),
+                source: IpAddr::V4(pod.ip),
+                iif: pod.host_ifindex,
+                fwmark: None,
+            },
             answer: KernelRouteAnswer::Route {
                 route_type: RouteType::Unicast,
-                table: if pod.eni == 0 { table::MAIN } else { pod.eni + 1 },
+                table: if pod.eni == 0 {
+                    table::MAIN
+                } else {
+                    pod.eni + 1
+                },
                 oif: Some(2 + pod.eni),
                 gateway: Some(ip("172.31.48.1")),
                 pref_src: None,
@@ -330,7 +544,11 @@ pub fn vpc_cni_node(pods: u32) -> NodeSnapshot {
         },
         probe_destination: None,
         host: host_namespace(&all),
-        namespaces: all.iter().enumerate().map(|(i, pod)| pod_namespace(i as u32, pod)).collect(),
+        namespaces: all
+            .iter()
+            .enumerate()
+            .map(|(i, pod)| pod_namespace(i as u32, pod))
+            .collect(),
         cni: CniState {
             cache: all.iter().map(cache_entry).collect(),
             configs: vec![CniNetworkConfig {
@@ -338,20 +556,37 @@ pub fn vpc_cni_node(pods: u32) -> NodeSnapshot {
                 name: "aws-cni".into(),
                 cni_version: Some("1.0.0".into()),
                 plugins: vec![
-                    CniPluginConfig { plugin_type: "aws-cni".into(), bridge: None, ipam: None, delegate_type: None },
+                    CniPluginConfig {
+                        plugin_type: "aws-cni".into(),
+                        bridge: None,
+                        ipam: None,
+                        delegate_type: None,
+                    },
                     CniPluginConfig {
                         plugin_type: "egress-cni".into(),
                         bridge: None,
-                        ipam: Some(CniIpamConfig { ipam_type: "host-local".into(), subnets: vec![net("fd00::ac:00/118")], data_dir: Some("/run/cni/v6pd/egress-v6-ipam".into()) }),
+                        ipam: Some(CniIpamConfig {
+                            ipam_type: "host-local".into(),
+                            subnets: vec![net("fd00::ac:00/118")],
+                            data_dir: Some("/run/cni/v6pd/egress-v6-ipam".into()),
+                        }),
                         delegate_type: None,
                     },
-                    CniPluginConfig { plugin_type: "portmap".into(), bridge: None, ipam: None, delegate_type: None },
+                    CniPluginConfig {
+                        plugin_type: "portmap".into(),
+                        bridge: None,
+                        ipam: None,
+                        delegate_type: None,
+                    },
                 ],
             }],
             host_local: vec![],
             flannel: None,
         },
-        vpc_cni: Some(VpcCniState { ipamd: Some(ipamd(&all)), checkpoint: Some(checkpoint) }),
+        vpc_cni: Some(VpcCniState {
+            ipamd: Some(ipamd(&all)),
+            checkpoint: Some(checkpoint),
+        }),
         kernel_routes,
         errors: vec![],
     }

@@ -14,6 +14,7 @@ mod vpc_cni;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use prost::bytes::Bytes;
 
 use super::proto;
 use crate::model::MacAddr;
@@ -54,7 +55,10 @@ pub enum WireProblem {
 
 impl FromWireError {
     pub(crate) fn new(field: &str, problem: WireProblem) -> Self {
-        FromWireError { field: field.to_owned(), problem }
+        FromWireError {
+            field: field.to_owned(),
+            problem,
+        }
     }
 
     /// The path of the offending field from the converted message, in `.proto` field names:
@@ -125,10 +129,10 @@ fn to_wire<'a, M: 'a, P: From<&'a M>>(values: &'a [M]) -> Vec<P> {
     values.iter().map(P::from).collect()
 }
 
-fn ip_to_wire(ip: &IpAddr) -> Vec<u8> {
+fn ip_to_wire(ip: &IpAddr) -> Bytes {
     match ip {
-        IpAddr::V4(v4) => v4.octets().to_vec(),
-        IpAddr::V6(v6) => v6.octets().to_vec(),
+        IpAddr::V4(v4) => Bytes::copy_from_slice(&v4.octets()),
+        IpAddr::V6(v6) => Bytes::copy_from_slice(&v6.octets()),
     }
 }
 
@@ -138,19 +142,25 @@ fn ip_from_wire(bytes: &[u8], field: &str) -> Result<IpAddr, FromWireError> {
     } else if let Ok(v6) = <[u8; 16]>::try_from(bytes) {
         Ok(IpAddr::V6(Ipv6Addr::from(v6)))
     } else {
-        Err(FromWireError::new(field, WireProblem::AddressLength { len: bytes.len() }))
+        Err(FromWireError::new(
+            field,
+            WireProblem::AddressLength { len: bytes.len() },
+        ))
     }
 }
 
-fn optional_ip_to_wire(ip: &Option<IpAddr>) -> Option<Vec<u8>> {
+fn optional_ip_to_wire(ip: &Option<IpAddr>) -> Option<Bytes> {
     ip.as_ref().map(ip_to_wire)
 }
 
-fn optional_ip_from_wire(bytes: Option<Vec<u8>>, field: &str) -> Result<Option<IpAddr>, FromWireError> {
+fn optional_ip_from_wire(
+    bytes: Option<Bytes>,
+    field: &str,
+) -> Result<Option<IpAddr>, FromWireError> {
     bytes.map(|b| ip_from_wire(&b, field)).transpose()
 }
 
-fn ips_from_wire(values: Vec<Vec<u8>>, field: &str) -> Result<Vec<IpAddr>, FromWireError> {
+fn ips_from_wire(values: Vec<Bytes>, field: &str) -> Result<Vec<IpAddr>, FromWireError> {
     values
         .iter()
         .enumerate()
@@ -158,7 +168,7 @@ fn ips_from_wire(values: Vec<Vec<u8>>, field: &str) -> Result<Vec<IpAddr>, FromW
         .collect()
 }
 
-fn mac_from_wire(bytes: Option<Vec<u8>>, field: &str) -> Result<Option<MacAddr>, FromWireError> {
+fn mac_from_wire(bytes: Option<Bytes>, field: &str) -> Result<Option<MacAddr>, FromWireError> {
     bytes
         .map(|b| {
             MacAddr::from_bytes(&b)
@@ -167,13 +177,16 @@ fn mac_from_wire(bytes: Option<Vec<u8>>, field: &str) -> Result<Option<MacAddr>,
         .transpose()
 }
 
-fn mac_to_wire(mac: &Option<MacAddr>) -> Option<Vec<u8>> {
-    mac.map(|m| m.0.to_vec())
+fn mac_to_wire(mac: &Option<MacAddr>) -> Option<Bytes> {
+    mac.map(|m| Bytes::copy_from_slice(&m.0))
 }
 
 impl From<&IpNet> for proto::IpPrefix {
     fn from(net: &IpNet) -> Self {
-        proto::IpPrefix { address: ip_to_wire(&net.addr()), prefix_len: u32::from(net.prefix_len()) }
+        proto::IpPrefix {
+            address: ip_to_wire(&net.addr()),
+            prefix_len: u32::from(net.prefix_len()),
+        }
     }
 }
 
@@ -186,14 +199,21 @@ impl TryFrom<proto::IpPrefix> for IpNet {
         let too_long = || {
             FromWireError::new(
                 "prefix_len",
-                WireProblem::PrefixLength { prefix_len: wire.prefix_len, max_len },
+                WireProblem::PrefixLength {
+                    prefix_len: wire.prefix_len,
+                    max_len,
+                },
             )
         };
         let prefix_len = u8::try_from(wire.prefix_len).map_err(|_| too_long())?;
         // The lengths were checked above, so these cannot fail; the error is kept all the same.
         match address {
-            IpAddr::V4(v4) => Ipv4Net::new(v4, prefix_len).map(IpNet::V4).map_err(|_| too_long()),
-            IpAddr::V6(v6) => Ipv6Net::new(v6, prefix_len).map(IpNet::V6).map_err(|_| too_long()),
+            IpAddr::V4(v4) => Ipv4Net::new(v4, prefix_len)
+                .map(IpNet::V4)
+                .map_err(|_| too_long()),
+            IpAddr::V6(v6) => Ipv6Net::new(v6, prefix_len)
+                .map(IpNet::V6)
+                .map_err(|_| too_long()),
         }
     }
 }
@@ -208,7 +228,13 @@ fn optional_prefix_to_wire(net: &Option<IpNet>) -> Option<proto::IpPrefix> {
 
 /// A wire `uint32` above what the model's narrower field holds (a u8 in the kernel).
 fn out_of_range(value: u32, max: u64, field: &str) -> FromWireError {
-    FromWireError::new(field, WireProblem::OutOfRange { value: value.into(), max })
+    FromWireError::new(
+        field,
+        WireProblem::OutOfRange {
+            value: value.into(),
+            max,
+        },
+    )
 }
 
 fn to_u8(value: u32, field: &str) -> Result<u8, FromWireError> {
@@ -221,7 +247,8 @@ fn to_u16(value: u32, field: &str) -> Result<u16, FromWireError> {
 
 /// A proto enum number, known to this version.
 fn known_enum<E: TryFrom<i32>>(value: i32, field: &str) -> Result<E, FromWireError> {
-    E::try_from(value).map_err(|_| FromWireError::new(field, WireProblem::UnknownEnumValue { value }))
+    E::try_from(value)
+        .map_err(|_| FromWireError::new(field, WireProblem::UnknownEnumValue { value }))
 }
 
 fn unspecified(field: &str) -> FromWireError {

@@ -6,8 +6,8 @@ use super::{
     repeated, required, to_u8, to_u16, to_wire, unspecified,
 };
 use crate::model::{
-    Address, IpFamily, Link, LinkKind, Neighbor, NetnsState, NextHop, OperState, PolicyRule,
-    Route, RouteScope, RouteType, RuleAction, VlanProtocol,
+    Address, IpFamily, Link, LinkKind, Neighbor, NetnsState, NextHop, OperState, PolicyRule, Route,
+    RouteScope, RouteType, RuleAction, VlanProtocol,
 };
 use crate::wire::proto;
 
@@ -60,7 +60,13 @@ impl From<&Link> for proto::Link {
                 id: u32::from(*id),
                 protocol: proto::VlanProtocol::from(*protocol).into(),
             }),
-            LinkKind::Vxlan { vni, underlay, local, remote, port } => Kind::Vxlan(proto::VxlanLink {
+            LinkKind::Vxlan {
+                vni,
+                underlay,
+                local,
+                remote,
+                port,
+            } => Kind::Vxlan(proto::VxlanLink {
                 vni: *vni,
                 underlay: *underlay,
                 local: optional_ip_to_wire(local),
@@ -107,7 +113,10 @@ impl TryFrom<proto::Link> for Link {
                     proto::VlanProtocol::Dot1q => VlanProtocol::Dot1Q,
                     proto::VlanProtocol::Dot1ad => VlanProtocol::Dot1Ad,
                 };
-                LinkKind::Vlan { id: to_u16(vlan.id, "vlan.id")?, protocol }
+                LinkKind::Vlan {
+                    id: to_u16(vlan.id, "vlan.id")?,
+                    protocol,
+                }
             }
             Kind::Vxlan(vxlan) => LinkKind::Vxlan {
                 vni: vxlan.vni,
@@ -368,7 +377,10 @@ impl From<&PolicyRule> for proto::PolicyRule {
         use proto::RuleVerdict as Verdict;
         use proto::policy_rule::Action;
         let ports = |range: Option<(u16, u16)>| {
-            range.map(|(start, end)| proto::PortRange { start: start.into(), end: end.into() })
+            range.map(|(start, end)| proto::PortRange {
+                start: start.into(),
+                end: end.into(),
+            })
         };
         let action = match rule.action {
             RuleAction::Lookup { table } => Action::LookupTable(table),
@@ -393,7 +405,9 @@ impl From<&PolicyRule> for proto::PolicyRule {
             ip_proto: rule.ip_proto.map(u32::from),
             sport: ports(rule.sport),
             dport: ports(rule.dport),
-            uid_range: rule.uid_range.map(|(start, end)| proto::UidRange { start, end }),
+            uid_range: rule
+                .uid_range
+                .map(|(start, end)| proto::UidRange { start, end }),
             l3mdev: rule.l3mdev,
             suppress_prefixlength: rule.suppress_prefixlength,
             suppress_ifgroup: rule.suppress_ifgroup,
@@ -433,7 +447,9 @@ impl TryFrom<proto::PolicyRule> for PolicyRule {
                 Verdict::Unreachable => RuleAction::Unreachable,
                 Verdict::Prohibit => RuleAction::Prohibit,
             },
-            Action::OtherAction(code) => RuleAction::Other { code: to_u8(code, "other_action")? },
+            Action::OtherAction(code) => RuleAction::Other {
+                code: to_u8(code, "other_action")?,
+            },
         };
         Ok(PolicyRule {
             family,

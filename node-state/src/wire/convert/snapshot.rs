@@ -117,7 +117,11 @@ impl TryFrom<proto::SourceError> for SourceError {
             W::KernelRoute => ErrorSource::KernelRoute,
             W::NodeIdentity => ErrorSource::NodeIdentity,
         };
-        Ok(SourceError { source, subject: wire.subject, message: wire.message })
+        Ok(SourceError {
+            source,
+            subject: wire.subject,
+            message: wire.message,
+        })
     }
 }
 
@@ -170,23 +174,30 @@ impl From<&KernelRouteAnswer> for proto::KernelRouteAnswer {
         use proto::kernel_route::RouteType as Type;
         use proto::kernel_route_answer::Answer;
         let answer = match answer {
-            KernelRouteAnswer::Route { route_type, table, oif, gateway, pref_src } => {
-                Answer::Route(proto::KernelRoute {
-                    route_type: Some(match route_type_to_wire(*route_type) {
-                        KernelCode::Named(t) => Type::KnownType(t.into()),
-                        KernelCode::Raw(code) => Type::OtherType(code.into()),
-                    }),
-                    table: *table,
-                    oif: *oif,
-                    gateway: optional_ip_to_wire(gateway),
-                    pref_src: optional_ip_to_wire(pref_src),
-                })
-            }
-            KernelRouteAnswer::Error { errno, message } => {
-                Answer::Error(proto::KernelRouteError { errno: *errno, message: message.clone() })
-            }
+            KernelRouteAnswer::Route {
+                route_type,
+                table,
+                oif,
+                gateway,
+                pref_src,
+            } => Answer::Route(proto::KernelRoute {
+                route_type: Some(match route_type_to_wire(*route_type) {
+                    KernelCode::Named(t) => Type::KnownType(t.into()),
+                    KernelCode::Raw(code) => Type::OtherType(code.into()),
+                }),
+                table: *table,
+                oif: *oif,
+                gateway: optional_ip_to_wire(gateway),
+                pref_src: optional_ip_to_wire(pref_src),
+            }),
+            KernelRouteAnswer::Error { errno, message } => Answer::Error(proto::KernelRouteError {
+                errno: *errno,
+                message: message.clone(),
+            }),
         };
-        proto::KernelRouteAnswer { answer: Some(answer) }
+        proto::KernelRouteAnswer {
+            answer: Some(answer),
+        }
     }
 }
 
@@ -209,12 +220,14 @@ impl TryFrom<proto::KernelRouteAnswer> for KernelRouteAnswer {
                     table: route.table,
                     oif: route.oif,
                     gateway: optional_ip_from_wire(route.gateway, "gateway").in_field("route")?,
-                    pref_src: optional_ip_from_wire(route.pref_src, "pref_src").in_field("route")?,
+                    pref_src: optional_ip_from_wire(route.pref_src, "pref_src")
+                        .in_field("route")?,
                 })
             }
-            Answer::Error(error) => {
-                Ok(KernelRouteAnswer::Error { errno: error.errno, message: error.message })
-            }
+            Answer::Error(error) => Ok(KernelRouteAnswer::Error {
+                errno: error.errno,
+                message: error.message,
+            }),
         }
     }
 }

@@ -37,7 +37,10 @@ impl From<&IpamdEnis> for proto::IpamdEnis {
             IpamdShape::PerNetworkCard => proto::IpamdShape::PerNetworkCard,
             IpamdShape::PerNetworkCardScrubbed => proto::IpamdShape::PerNetworkCardScrubbed,
         };
-        proto::IpamdEnis { shape: shape.into(), network_cards: to_wire(&enis.network_cards) }
+        proto::IpamdEnis {
+            shape: shape.into(),
+            network_cards: to_wire(&enis.network_cards),
+        }
     }
 }
 
@@ -51,7 +54,10 @@ impl TryFrom<proto::IpamdEnis> for IpamdEnis {
             proto::IpamdShape::PerNetworkCard => IpamdShape::PerNetworkCard,
             proto::IpamdShape::PerNetworkCardScrubbed => IpamdShape::PerNetworkCardScrubbed,
         };
-        Ok(IpamdEnis { shape, network_cards: repeated(wire.network_cards, "network_cards")? })
+        Ok(IpamdEnis {
+            shape,
+            network_cards: repeated(wire.network_cards, "network_cards")?,
+        })
     }
 }
 

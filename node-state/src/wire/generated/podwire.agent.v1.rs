@@ -4,8 +4,8 @@
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct IpPrefix {
     /// 4 bytes (IPv4) or 16 bytes (IPv6), network byte order.
-    #[prost(bytes = "vec", tag = "1")]
-    pub address: ::prost::alloc::vec::Vec<u8>,
+    #[prost(bytes = "bytes", tag = "1")]
+    pub address: ::prost::bytes::Bytes,
     /// At most 32 for IPv4, 128 for IPv6.
     #[prost(uint32, tag = "2")]
     pub prefix_len: u32,
@@ -68,8 +68,8 @@ pub struct CniCacheEntry {
     #[prost(message, repeated, tag = "9")]
     pub ips: ::prost::alloc::vec::Vec<IpPrefix>,
     /// IP addresses, in the result's order.
-    #[prost(bytes = "vec", repeated, tag = "10")]
-    pub gateways: ::prost::alloc::vec::Vec<::prost::alloc::vec::Vec<u8>>,
+    #[prost(bytes = "bytes", repeated, tag = "10")]
+    pub gateways: ::prost::alloc::vec::Vec<::prost::bytes::Bytes>,
     /// In the result's order (`ips\[\].interface` indexes into it).
     #[prost(message, repeated, tag = "11")]
     pub interfaces: ::prost::alloc::vec::Vec<CniInterface>,
@@ -84,8 +84,8 @@ pub struct CniCacheEntry {
 pub struct CniInterface {
     #[prost(string, tag = "1")]
     pub name: ::prost::alloc::string::String,
-    #[prost(bytes = "vec", optional, tag = "2")]
-    pub mac: ::core::option::Option<::prost::alloc::vec::Vec<u8>>,
+    #[prost(bytes = "bytes", optional, tag = "2")]
+    pub mac: ::core::option::Option<::prost::bytes::Bytes>,
     /// Set for interfaces inside the container: its netns path.
     #[prost(string, optional, tag = "3")]
     pub sandbox: ::core::option::Option<::prost::alloc::string::String>,
@@ -138,8 +138,8 @@ pub struct HostLocalNetwork {
     #[prost(message, repeated, tag = "3")]
     pub allocations: ::prost::alloc::vec::Vec<HostLocalAllocation>,
     /// `last_reserved_ip.N`, indexed by range: IP addresses.
-    #[prost(bytes = "vec", repeated, tag = "4")]
-    pub last_reserved: ::prost::alloc::vec::Vec<::prost::alloc::vec::Vec<u8>>,
+    #[prost(bytes = "bytes", repeated, tag = "4")]
+    pub last_reserved: ::prost::alloc::vec::Vec<::prost::bytes::Bytes>,
     /// Ranges from the configuration that names this network, when one does.
     #[prost(message, repeated, tag = "5")]
     pub ranges: ::prost::alloc::vec::Vec<IpPrefix>,
@@ -148,8 +148,8 @@ pub struct HostLocalNetwork {
 /// v0.8, the interface name.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct HostLocalAllocation {
-    #[prost(bytes = "vec", tag = "1")]
-    pub ip: ::prost::alloc::vec::Vec<u8>,
+    #[prost(bytes = "bytes", tag = "1")]
+    pub ip: ::prost::bytes::Bytes,
     #[prost(string, tag = "2")]
     pub container_id: ::prost::alloc::string::String,
     #[prost(string, optional, tag = "3")]
@@ -202,8 +202,8 @@ pub struct Link {
     #[prost(string, tag = "2")]
     pub name: ::prost::alloc::string::String,
     /// Link-layer address (6 bytes) when it is a 48-bit MAC.
-    #[prost(bytes = "vec", optional, tag = "3")]
-    pub mac: ::core::option::Option<::prost::alloc::vec::Vec<u8>>,
+    #[prost(bytes = "bytes", optional, tag = "3")]
+    pub mac: ::core::option::Option<::prost::bytes::Bytes>,
     #[prost(uint32, tag = "4")]
     pub mtu: u32,
     /// `IFF_UP`: administratively up.
@@ -266,11 +266,11 @@ pub struct VxlanLink {
     #[prost(uint32, optional, tag = "2")]
     pub underlay: ::core::option::Option<u32>,
     /// Local tunnel address.
-    #[prost(bytes = "vec", optional, tag = "3")]
-    pub local: ::core::option::Option<::prost::alloc::vec::Vec<u8>>,
+    #[prost(bytes = "bytes", optional, tag = "3")]
+    pub local: ::core::option::Option<::prost::bytes::Bytes>,
     /// Unicast remote or multicast group, when set.
-    #[prost(bytes = "vec", optional, tag = "4")]
-    pub remote: ::core::option::Option<::prost::alloc::vec::Vec<u8>>,
+    #[prost(bytes = "bytes", optional, tag = "4")]
+    pub remote: ::core::option::Option<::prost::bytes::Bytes>,
     /// UDP destination port (`dstport`), at most 65535.
     #[prost(uint32, optional, tag = "5")]
     pub port: ::core::option::Option<u32>,
@@ -284,8 +284,8 @@ pub struct Address {
     #[prost(message, optional, tag = "2")]
     pub address: ::core::option::Option<IpPrefix>,
     /// `IFA_ADDRESS` when it differs from the local address (point-to-point peers).
-    #[prost(bytes = "vec", optional, tag = "3")]
-    pub peer: ::core::option::Option<::prost::alloc::vec::Vec<u8>>,
+    #[prost(bytes = "bytes", optional, tag = "3")]
+    pub peer: ::core::option::Option<::prost::bytes::Bytes>,
     /// `ifa_scope`. Required.
     #[prost(oneof = "address::Scope", tags = "4, 5")]
     pub scope: ::core::option::Option<address::Scope>,
@@ -321,16 +321,16 @@ pub struct Route {
     /// At most 255.
     #[prost(uint32, tag = "9")]
     pub tos: u32,
-    #[prost(bytes = "vec", optional, tag = "10")]
-    pub pref_src: ::core::option::Option<::prost::alloc::vec::Vec<u8>>,
+    #[prost(bytes = "bytes", optional, tag = "10")]
+    pub pref_src: ::core::option::Option<::prost::bytes::Bytes>,
     /// Source prefix of an IPv6 source-specific route (`from`).
     #[prost(message, optional, tag = "11")]
     pub source: ::core::option::Option<IpPrefix>,
     /// Single-path routes: the output device and gateway. Multipath routes list them in `nexthops`.
     #[prost(uint32, optional, tag = "12")]
     pub oif: ::core::option::Option<u32>,
-    #[prost(bytes = "vec", optional, tag = "13")]
-    pub gateway: ::core::option::Option<::prost::alloc::vec::Vec<u8>>,
+    #[prost(bytes = "bytes", optional, tag = "13")]
+    pub gateway: ::core::option::Option<::prost::bytes::Bytes>,
     #[prost(bool, tag = "14")]
     pub onlink: bool,
     #[prost(message, repeated, tag = "15")]
@@ -368,8 +368,8 @@ pub mod route {
 pub struct NextHop {
     #[prost(uint32, tag = "1")]
     pub oif: u32,
-    #[prost(bytes = "vec", optional, tag = "2")]
-    pub gateway: ::core::option::Option<::prost::alloc::vec::Vec<u8>>,
+    #[prost(bytes = "bytes", optional, tag = "2")]
+    pub gateway: ::core::option::Option<::prost::bytes::Bytes>,
     /// At most 65535.
     #[prost(uint32, tag = "3")]
     pub weight: u32,
@@ -448,10 +448,10 @@ pub mod policy_rule {
 pub struct Neighbor {
     #[prost(uint32, tag = "1")]
     pub ifindex: u32,
-    #[prost(bytes = "vec", tag = "2")]
-    pub address: ::prost::alloc::vec::Vec<u8>,
-    #[prost(bytes = "vec", optional, tag = "3")]
-    pub lladdr: ::core::option::Option<::prost::alloc::vec::Vec<u8>>,
+    #[prost(bytes = "bytes", tag = "2")]
+    pub address: ::prost::bytes::Bytes,
+    #[prost(bytes = "bytes", optional, tag = "3")]
+    pub lladdr: ::core::option::Option<::prost::bytes::Bytes>,
     /// NUD states as `ip neigh` names them (`PERMANENT`, `REACHABLE`, `STALE`, ...).
     #[prost(string, repeated, tag = "4")]
     pub state: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
@@ -790,8 +790,8 @@ pub struct IpamdCidr {
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct IpamdAddress {
-    #[prost(bytes = "vec", tag = "1")]
-    pub ip: ::prost::alloc::vec::Vec<u8>,
+    #[prost(bytes = "bytes", tag = "1")]
+    pub ip: ::prost::bytes::Bytes,
     /// In use by a pod; otherwise cooling down after release.
     #[prost(bool, tag = "2")]
     pub assigned: bool,
@@ -826,10 +826,10 @@ pub struct IpamCheckpointAllocation {
     pub container_id: ::prost::alloc::string::String,
     #[prost(string, tag = "3")]
     pub if_name: ::prost::alloc::string::String,
-    #[prost(bytes = "vec", optional, tag = "4")]
-    pub ipv4: ::core::option::Option<::prost::alloc::vec::Vec<u8>>,
-    #[prost(bytes = "vec", optional, tag = "5")]
-    pub ipv6: ::core::option::Option<::prost::alloc::vec::Vec<u8>>,
+    #[prost(bytes = "bytes", optional, tag = "4")]
+    pub ipv4: ::core::option::Option<::prost::bytes::Bytes>,
+    #[prost(bytes = "bytes", optional, tag = "5")]
+    pub ipv6: ::core::option::Option<::prost::bytes::Bytes>,
     /// Nanoseconds since the Unix epoch, as ipamd writes it (`allocationTimestamp`).
     #[prost(int64, tag = "6")]
     pub allocation_timestamp: i64,
@@ -882,8 +882,8 @@ pub struct NodeSnapshot {
     pub node: ::core::option::Option<NodeIdentity>,
     /// The destination the agent was told to probe with (`--probe-dst`); absent lets the resolver
     /// choose one.
-    #[prost(bytes = "vec", optional, tag = "2")]
-    pub probe_destination: ::core::option::Option<::prost::alloc::vec::Vec<u8>>,
+    #[prost(bytes = "bytes", optional, tag = "2")]
+    pub probe_destination: ::core::option::Option<::prost::bytes::Bytes>,
     /// The agent's own network namespace: the node's host namespace. Required.
     #[prost(message, optional, tag = "3")]
     pub host: ::core::option::Option<NetnsState>,
@@ -952,10 +952,10 @@ pub struct KernelRouteDecision {
 /// One RTM_GETROUTE question, asked in the host namespace.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct KernelRouteQuery {
-    #[prost(bytes = "vec", tag = "1")]
-    pub destination: ::prost::alloc::vec::Vec<u8>,
-    #[prost(bytes = "vec", tag = "2")]
-    pub source: ::prost::alloc::vec::Vec<u8>,
+    #[prost(bytes = "bytes", tag = "1")]
+    pub destination: ::prost::bytes::Bytes,
+    #[prost(bytes = "bytes", tag = "2")]
+    pub source: ::prost::bytes::Bytes,
     /// The device the packet enters on: the pod's host veth, or the bridge it is enslaved to.
     #[prost(uint32, tag = "3")]
     pub iif: u32,
@@ -988,10 +988,10 @@ pub struct KernelRoute {
     pub table: u32,
     #[prost(uint32, optional, tag = "4")]
     pub oif: ::core::option::Option<u32>,
-    #[prost(bytes = "vec", optional, tag = "5")]
-    pub gateway: ::core::option::Option<::prost::alloc::vec::Vec<u8>>,
-    #[prost(bytes = "vec", optional, tag = "6")]
-    pub pref_src: ::core::option::Option<::prost::alloc::vec::Vec<u8>>,
+    #[prost(bytes = "bytes", optional, tag = "5")]
+    pub gateway: ::core::option::Option<::prost::bytes::Bytes>,
+    #[prost(bytes = "bytes", optional, tag = "6")]
+    pub pref_src: ::core::option::Option<::prost::bytes::Bytes>,
     /// `rtm_type`. Required.
     #[prost(oneof = "kernel_route::RouteType", tags = "1, 2")]
     pub route_type: ::core::option::Option<kernel_route::RouteType>,
@@ -1127,8 +1127,8 @@ pub struct SnapshotUpload {
     /// SHA-256 (32 bytes) of the snapshot's canonical encoding, which leaves out what changes on every
     /// collection without changing the node's wiring (collection time and duration, the NUD state of
     /// dynamic neighbours). The server may recompute it and rejects a mismatch.
-    #[prost(bytes = "vec", tag = "2")]
-    pub content_hash: ::prost::alloc::vec::Vec<u8>,
+    #[prost(bytes = "bytes", tag = "2")]
+    pub content_hash: ::prost::bytes::Bytes,
     /// Required.
     #[prost(message, optional, tag = "3")]
     pub snapshot: ::core::option::Option<NodeSnapshot>,
@@ -1140,8 +1140,8 @@ pub struct Heartbeat {
     #[prost(uint64, tag = "1")]
     pub sequence: u64,
     /// The content hash (32 bytes) of the agent's latest snapshot.
-    #[prost(bytes = "vec", tag = "2")]
-    pub content_hash: ::prost::alloc::vec::Vec<u8>,
+    #[prost(bytes = "bytes", tag = "2")]
+    pub content_hash: ::prost::bytes::Bytes,
 }
 /// What the server sends.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -1180,8 +1180,8 @@ pub struct Welcome {
     pub max_message_bytes: u32,
     /// The content hash (32 bytes) of the latest snapshot the server holds for this node, when it holds
     /// one. An agent whose latest snapshot has this hash may skip the full upload after a reconnect.
-    #[prost(bytes = "vec", optional, tag = "4")]
-    pub latest_content_hash: ::core::option::Option<::prost::alloc::vec::Vec<u8>>,
+    #[prost(bytes = "bytes", optional, tag = "4")]
+    pub latest_content_hash: ::core::option::Option<::prost::bytes::Bytes>,
 }
 /// The server handled an upload or a heartbeat.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
@@ -1202,8 +1202,8 @@ pub struct Resend {
     #[prost(uint64, tag = "1")]
     pub sequence: u64,
     /// The content hash (32 bytes) the server lacks.
-    #[prost(bytes = "vec", tag = "2")]
-    pub content_hash: ::prost::alloc::vec::Vec<u8>,
+    #[prost(bytes = "bytes", tag = "2")]
+    pub content_hash: ::prost::bytes::Bytes,
 }
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
 #[repr(i32)]
