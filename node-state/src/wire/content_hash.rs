@@ -21,6 +21,7 @@ use crate::model::{CniState, NetnsState, NodeSnapshot, SourceError, VpcCniState}
 pub struct ContentHash(pub [u8; 32]);
 
 impl ContentHash {
+    /// The 32 bytes of the digest.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
@@ -127,6 +128,8 @@ fn canonical_netns(ns: &mut NetnsState) {
     });
     ns.rules
         .sort_by_key(|r| (i32::from(proto::IpFamily::from(r.family)), r.priority));
+    // Dynamic ARP/NDP entries age through REACHABLE, STALE, DELAY and PROBE on their own; only
+    // entries someone pinned (VPC CNI's gateway entry in every pod) say something about wiring.
     for neighbor in &mut ns.neighbors {
         let pinned = neighbor
             .state

@@ -67,6 +67,7 @@ impl FromWireError {
         &self.field
     }
 
+    /// What is wrong with that field.
     pub fn problem(&self) -> &WireProblem {
         &self.problem
     }
