@@ -1,9 +1,6 @@
 -- podwire history store: nodes, content-addressed snapshots, and the derived history of pod
 -- attachments and node IP pools with validity intervals [valid_from, valid_to).
 
--- btree_gist lets one GiST index combine "node = N" with "interval contains T".
-CREATE EXTENSION IF NOT EXISTS btree_gist;
-
 CREATE TABLE nodes (
     id                 integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     cluster            text        NOT NULL,
@@ -68,14 +65,23 @@ COMMENT ON COLUMN snapshots.valid_from IS 'collected_at, clamped never to go bac
 COMMENT ON COLUMN snapshots.received_at IS 'Server clock: when it was stored.';
 COMMENT ON COLUMN snapshots.pod_count IS 'Pod interfaces the resolution found.';
 
--- Lean on purpose (one row per change of one pod interface): the full path is re-resolved from the
--- snapshot valid at T. Columns are ordered fixed-width first to avoid alignment padding.
-CREATE TABLE pod_attachments (
+-- Pod attachments are kept in two tables with the same columns: the open intervals (one row per
+-- pod interface that exists now; rows are deleted when their interval closes) and the closed ones
+-- (insert-only: a row is written once, with its end). History rows are never updated, so they leave
+-- no dead row versions behind and stay lean: the full path is re-resolved from the snapshot valid
+-- at T, not stored per row. The view pod_attachments shows both, valid_to NULL while current.
+CREATE TYPE pod_wiring AS ENUM
+    ('aws-vpc-cni', 'aws-vpc-cni-branch', 'flannel', 'bridge', 'kube-router', 'unknown');
+COMMENT ON TYPE pod_wiring IS 'How a pod is wired (podwire_node_state::resolver::Wiring).';
+
+-- Columns are ordered fixed-width first to avoid alignment padding.
+CREATE TABLE current_pod_attachments (
     valid_from    timestamptz NOT NULL,
-    valid_to      timestamptz,
     netns_inode   bigint      NOT NULL,
     node_id       integer     NOT NULL REFERENCES nodes (id) ON DELETE CASCADE,
     route_table   integer,
+    pod_key       integer,
+    wiring        pod_wiring  NOT NULL,
     vlan_id       smallint,
     ip            inet,
     mac           macaddr,
@@ -86,40 +92,97 @@ CREATE TABLE pod_attachments (
     host_veth     text,
     bridge        text,
     egress_device text,
-    wiring        text        NOT NULL,
     problem_codes text[],
-    CHECK (valid_to IS NULL OR valid_to >= valid_from)
-);
-COMMENT ON TABLE pod_attachments IS 'History of every pod interface''s wiring: a new row whenever any column but valid_to changes.';
-COMMENT ON COLUMN pod_attachments.valid_from IS 'Start of the interval (inclusive): the clamped collection time of the snapshot that first showed this state.';
-COMMENT ON COLUMN pod_attachments.valid_to IS 'End of the interval (exclusive); NULL while current.';
-COMMENT ON COLUMN pod_attachments.netns_inode IS 'Inode of the pod''s network namespace: with interface, the key of a pod interface on its node.';
-COMMENT ON COLUMN pod_attachments.node_id IS 'The node (and so the cluster).';
-COMMENT ON COLUMN pod_attachments.route_table IS 'Route table the pod''s in-VPC egress path looked up (254 = main).';
-COMMENT ON COLUMN pod_attachments.vlan_id IS 'Branch ENI (security groups for pods): the vlan id on the trunk ENI.';
-COMMENT ON COLUMN pod_attachments.ip IS 'The pod interface''s address, without prefix length.';
-COMMENT ON COLUMN pod_attachments.mac IS 'The pod interface''s MAC.';
-COMMENT ON COLUMN pod_attachments.eni_mac IS 'MAC of the ENI (or NIC) carrying the pod''s traffic off the node.';
-COMMENT ON COLUMN pod_attachments.interface IS 'Interface name inside the pod (eth0).';
-COMMENT ON COLUMN pod_attachments.pod_namespace IS 'Kubernetes namespace from the CNI cache; NULL when no entry names the pod.';
-COMMENT ON COLUMN pod_attachments.pod_name IS 'Kubernetes pod name from the CNI cache; NULL when no entry names the pod.';
-COMMENT ON COLUMN pod_attachments.host_veth IS 'Host end of the pod''s veth.';
-COMMENT ON COLUMN pod_attachments.bridge IS 'Bridge the host veth is enslaved to, if any.';
-COMMENT ON COLUMN pod_attachments.egress_device IS 'Output device of the route the pod''s egress path chose.';
-COMMENT ON COLUMN pod_attachments.wiring IS 'Detected wiring: aws-vpc-cni, aws-vpc-cni-branch, flannel, bridge, kube-router, unknown.';
-COMMENT ON COLUMN pod_attachments.problem_codes IS 'Sorted resolver problem codes; NULL when there were none.';
+    PRIMARY KEY (node_id, netns_inode, interface)
+)
+-- Rows are inserted and deleted, never updated: let autovacuum reclaim deleted ones early so the
+-- table stays the size of the live pods.
+WITH (autovacuum_vacuum_scale_factor = 0.05);
+CREATE INDEX current_pod_attachments_ip ON current_pod_attachments (ip);
+CREATE INDEX current_pod_attachments_pod ON current_pod_attachments (pod_key);
 
--- At most one open interval per pod interface; also how ingest finds what is open now.
-CREATE UNIQUE INDEX pod_attachments_current ON pod_attachments (node_id, netns_inode, interface)
-    WHERE valid_to IS NULL;
--- "As of T" per node (and per cluster through its nodes): node = N and the interval contains T.
-CREATE INDEX pod_attachments_as_of ON pod_attachments USING gist (node_id, tstzrange(valid_from, valid_to));
+CREATE TABLE pod_attachment_history (
+    valid_from    timestamptz NOT NULL,
+    valid_to      timestamptz NOT NULL,
+    netns_inode   bigint      NOT NULL,
+    node_id       integer     NOT NULL REFERENCES nodes (id) ON DELETE CASCADE,
+    route_table   integer,
+    pod_key       integer,
+    wiring        pod_wiring  NOT NULL,
+    vlan_id       smallint,
+    ip            inet,
+    mac           macaddr,
+    eni_mac       macaddr,
+    interface     text        NOT NULL,
+    pod_namespace text,
+    pod_name      text,
+    host_veth     text,
+    bridge        text,
+    egress_device text,
+    problem_codes text[],
+    CHECK (valid_to >= valid_from)
+);
+-- "As of T" per node (and per cluster through its nodes): node = N and valid_to > T, with
+-- valid_from <= T checked inside the index. A btree (about 36 bytes an entry) rather than a GiST
+-- over (node_id, tstzrange) (about 80): the scan covers the node's intervals closed since T, short
+-- for the recent times asked about most, and the open intervals are in current_pod_attachments.
+CREATE INDEX pod_attachment_history_as_of ON pod_attachment_history (node_id, valid_to, valid_from);
 -- "Who held IP X at T": the few intervals of one address, latest first.
-CREATE INDEX pod_attachments_ip ON pod_attachments (ip, valid_from);
--- "Timeline of pod P": by name (the namespace is checked on the row; names rarely repeat).
-CREATE INDEX pod_attachments_pod ON pod_attachments (pod_name, valid_from);
--- Retention: closed intervals start before the cut-off, and rows arrive in valid_from order.
-CREATE INDEX pod_attachments_valid_from_brin ON pod_attachments USING brin (valid_from);
+CREATE INDEX pod_attachment_history_ip ON pod_attachment_history (ip, valid_from);
+-- "Timeline of pod P": by a 4-byte hash of namespace/name (names are checked on the row).
+CREATE INDEX pod_attachment_history_pod ON pod_attachment_history (pod_key);
+-- Retention: rows arrive roughly in valid_from order; closed long ago means started long ago.
+CREATE INDEX pod_attachment_history_valid_from_brin ON pod_attachment_history USING brin (valid_from);
+
+CREATE VIEW pod_attachments AS
+    SELECT valid_from, NULL::timestamptz AS valid_to, netns_inode, node_id, route_table, pod_key, wiring,
+           vlan_id, ip, mac, eni_mac, interface, pod_namespace, pod_name, host_veth, bridge,
+           egress_device, problem_codes
+      FROM current_pod_attachments
+    UNION ALL
+    SELECT valid_from, valid_to, netns_inode, node_id, route_table, pod_key, wiring,
+           vlan_id, ip, mac, eni_mac, interface, pod_namespace, pod_name, host_veth, bridge,
+           egress_device, problem_codes
+      FROM pod_attachment_history;
+
+COMMENT ON TABLE current_pod_attachments IS 'Open intervals: one row per pod interface that exists now (its valid_to is NULL).';
+COMMENT ON TABLE pod_attachment_history IS 'Closed intervals of every pod interface''s wiring: a row per state that has ended.';
+COMMENT ON VIEW pod_attachments IS 'Every interval, open (valid_to NULL) and closed.';
+COMMENT ON COLUMN current_pod_attachments.valid_from IS 'Start of the interval (inclusive): the clamped collection time of the snapshot that first showed this state.';
+COMMENT ON COLUMN current_pod_attachments.netns_inode IS 'Inode of the pod''s network namespace: with interface, the key of a pod interface on its node.';
+COMMENT ON COLUMN current_pod_attachments.node_id IS 'The node (and so the cluster).';
+COMMENT ON COLUMN current_pod_attachments.route_table IS 'Route table the pod''s in-VPC egress path looked up (254 = main).';
+COMMENT ON COLUMN current_pod_attachments.pod_key IS 'First 4 bytes of SHA-256(''namespace/name''), as a signed integer: a lean index key for a pod''s timeline.';
+COMMENT ON COLUMN current_pod_attachments.wiring IS 'Detected wiring.';
+COMMENT ON COLUMN current_pod_attachments.vlan_id IS 'Branch ENI (security groups for pods): the vlan id on the trunk ENI.';
+COMMENT ON COLUMN current_pod_attachments.ip IS 'The pod interface''s address, without prefix length.';
+COMMENT ON COLUMN current_pod_attachments.mac IS 'The pod interface''s MAC.';
+COMMENT ON COLUMN current_pod_attachments.eni_mac IS 'MAC of the ENI (or NIC) carrying the pod''s traffic off the node.';
+COMMENT ON COLUMN current_pod_attachments.interface IS 'Interface name inside the pod (eth0).';
+COMMENT ON COLUMN current_pod_attachments.pod_namespace IS 'Kubernetes namespace from the CNI cache; NULL when no entry names the pod.';
+COMMENT ON COLUMN current_pod_attachments.pod_name IS 'Kubernetes pod name from the CNI cache; NULL when no entry names the pod.';
+COMMENT ON COLUMN current_pod_attachments.host_veth IS 'Host end of the pod''s veth.';
+COMMENT ON COLUMN current_pod_attachments.bridge IS 'Bridge the host veth is enslaved to, if any.';
+COMMENT ON COLUMN current_pod_attachments.egress_device IS 'Output device of the route the pod''s egress path chose.';
+COMMENT ON COLUMN current_pod_attachments.problem_codes IS 'Sorted resolver problem codes; NULL when there were none.';
+COMMENT ON COLUMN pod_attachment_history.valid_from IS 'Start of the interval (inclusive): the clamped collection time of the snapshot that first showed this state.';
+COMMENT ON COLUMN pod_attachment_history.netns_inode IS 'Inode of the pod''s network namespace: with interface, the key of a pod interface on its node.';
+COMMENT ON COLUMN pod_attachment_history.node_id IS 'The node (and so the cluster).';
+COMMENT ON COLUMN pod_attachment_history.route_table IS 'Route table the pod''s in-VPC egress path looked up (254 = main).';
+COMMENT ON COLUMN pod_attachment_history.pod_key IS 'First 4 bytes of SHA-256(''namespace/name''), as a signed integer: a lean index key for a pod''s timeline.';
+COMMENT ON COLUMN pod_attachment_history.wiring IS 'Detected wiring.';
+COMMENT ON COLUMN pod_attachment_history.vlan_id IS 'Branch ENI (security groups for pods): the vlan id on the trunk ENI.';
+COMMENT ON COLUMN pod_attachment_history.ip IS 'The pod interface''s address, without prefix length.';
+COMMENT ON COLUMN pod_attachment_history.mac IS 'The pod interface''s MAC.';
+COMMENT ON COLUMN pod_attachment_history.eni_mac IS 'MAC of the ENI (or NIC) carrying the pod''s traffic off the node.';
+COMMENT ON COLUMN pod_attachment_history.interface IS 'Interface name inside the pod (eth0).';
+COMMENT ON COLUMN pod_attachment_history.pod_namespace IS 'Kubernetes namespace from the CNI cache; NULL when no entry names the pod.';
+COMMENT ON COLUMN pod_attachment_history.pod_name IS 'Kubernetes pod name from the CNI cache; NULL when no entry names the pod.';
+COMMENT ON COLUMN pod_attachment_history.host_veth IS 'Host end of the pod''s veth.';
+COMMENT ON COLUMN pod_attachment_history.bridge IS 'Bridge the host veth is enslaved to, if any.';
+COMMENT ON COLUMN pod_attachment_history.egress_device IS 'Output device of the route the pod''s egress path chose.';
+COMMENT ON COLUMN pod_attachment_history.problem_codes IS 'Sorted resolver problem codes; NULL when there were none.';
+COMMENT ON COLUMN pod_attachment_history.valid_to IS 'End of the interval (exclusive): when a snapshot first showed it changed or gone.';
 
 CREATE TABLE node_ipam_samples (
     valid_from timestamptz NOT NULL,
@@ -143,4 +206,4 @@ COMMENT ON COLUMN node_ipam_samples.pool IS 'network-card-N for ipamd, the CNI n
 
 CREATE UNIQUE INDEX node_ipam_samples_current ON node_ipam_samples (node_id, source, pool)
     WHERE valid_to IS NULL;
-CREATE INDEX node_ipam_samples_as_of ON node_ipam_samples USING gist (node_id, tstzrange(valid_from, valid_to));
+CREATE INDEX node_ipam_samples_as_of ON node_ipam_samples (node_id, valid_from);

@@ -68,6 +68,22 @@ impl Attachment {
     }
 }
 
+impl Attachment {
+    /// The index key of this pod's timeline; `None` for a pod without a name.
+    pub fn pod_key(&self) -> Option<i32> {
+        Some(pod_key(self.pod_namespace.as_deref()?, self.pod_name.as_deref()?))
+    }
+}
+
+/// A 4-byte key for a pod's `namespace/name`: the first bytes of its SHA-256. It keeps the
+/// timeline index lean; lookups compare the names too, so a collision costs a row read, not a
+/// wrong answer.
+pub fn pod_key(namespace: &str, name: &str) -> i32 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new().chain_update(namespace).chain_update("/").chain_update(name).finalize();
+    i32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
+}
+
 impl Keyed for Attachment {
     type Key = AttachmentKey;
 
@@ -150,6 +166,13 @@ mod tests {
             assert_eq!(serde_json::to_string(&code).unwrap(), format!("\"{s}\""));
         }
         assert_eq!(parse_problem_code("bogus"), None);
+    }
+
+    #[test]
+    fn pod_key_is_stable_and_tells_pods_apart() {
+        assert_eq!(pod_key("shop", "web-1"), pod_key("shop", "web-1"));
+        assert_ne!(pod_key("shop", "web-1"), pod_key("shop", "web-2"));
+        assert_ne!(pod_key("shop", "web-1"), pod_key("shop2", "web-1"));
     }
 
     #[test]

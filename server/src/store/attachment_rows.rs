@@ -13,8 +13,8 @@ use crate::history::{Attachment, AttachmentKey, parse_problem_code, parse_wiring
 macro_rules! attachment_columns {
     () => {
         "a.netns_inode, a.interface, a.pod_namespace, a.pod_name, a.ip, a.mac::text AS mac, a.host_veth, \
-         a.bridge, a.route_table, a.egress_device, a.eni_mac::text AS eni_mac, a.vlan_id, a.wiring, \
-         a.problem_codes"
+         a.bridge, a.route_table, a.egress_device, a.eni_mac::text AS eni_mac, a.vlan_id, \
+         a.wiring::text AS wiring, a.problem_codes"
     };
 }
 pub(crate) use attachment_columns;
@@ -60,13 +60,13 @@ pub(crate) async fn open_rows(conn: &mut PgConnection, node: NodeId) -> Result<V
     let sql = concat!(
         "SELECT ",
         attachment_columns!(),
-        " FROM pod_attachments a WHERE a.node_id = $1 AND a.valid_to IS NULL"
+        " FROM current_pod_attachments a WHERE a.node_id = $1"
     );
     let rows = sqlx::query(sql).bind(node.0).fetch_all(conn).await?;
     rows.iter().map(decode).collect()
 }
 
-/// Closes the open intervals of `keys` at `at`.
+/// Closes the open intervals of `keys` at `at`: moves them from the current table to the history.
 pub(crate) async fn close(
     conn: &mut PgConnection,
     node: NodeId,
@@ -79,9 +79,16 @@ pub(crate) async fn close(
     let inodes: Vec<i64> = keys.iter().map(|k| inode_column(k.netns_inode)).collect::<Result<_, _>>()?;
     let interfaces: Vec<&str> = keys.iter().map(|k| k.interface.as_str()).collect();
     let result = sqlx::query(
-        "UPDATE pod_attachments SET valid_to = $2 \
-         WHERE node_id = $1 AND valid_to IS NULL \
-           AND (netns_inode, interface) IN (SELECT * FROM unnest($3::int8[], $4::text[]))",
+        "WITH closed AS ( \
+             DELETE FROM current_pod_attachments \
+             WHERE node_id = $1 AND (netns_inode, interface) IN (SELECT * FROM unnest($3::int8[], $4::text[])) \
+             RETURNING *) \
+         INSERT INTO pod_attachment_history (valid_from, valid_to, netns_inode, node_id, route_table, pod_key, \
+             wiring, vlan_id, ip, mac, eni_mac, interface, pod_namespace, pod_name, host_veth, bridge, \
+             egress_device, problem_codes) \
+         SELECT valid_from, $2, netns_inode, node_id, route_table, pod_key, wiring, vlan_id, ip, mac, eni_mac, \
+             interface, pod_namespace, pod_name, host_veth, bridge, egress_device, problem_codes \
+         FROM closed",
     )
     .bind(node.0)
     .bind(at)
@@ -104,14 +111,17 @@ pub(crate) async fn open(
     }
     let inodes: Vec<i64> = rows.iter().map(|a| inode_column(a.netns_inode)).collect::<Result<_, _>>()?;
     let result = sqlx::query(
-        "INSERT INTO pod_attachments (node_id, valid_from, netns_inode, interface, pod_namespace, pod_name, \
-             ip, mac, host_veth, bridge, route_table, egress_device, eni_mac, vlan_id, wiring, problem_codes) \
+        "INSERT INTO current_pod_attachments (node_id, valid_from, netns_inode, interface, pod_namespace, \
+             pod_name, ip, mac, host_veth, bridge, route_table, egress_device, eni_mac, vlan_id, wiring, \
+             problem_codes, pod_key) \
          SELECT $1, $2, t.inode, t.interface, t.ns, t.name, t.ip, t.mac::macaddr, t.veth, t.bridge, t.tbl, \
-             t.egress, t.eni::macaddr, t.vlan, t.wiring, \
-             CASE WHEN t.problems = '' THEN NULL ELSE string_to_array(t.problems, ',') END \
+             t.egress, t.eni::macaddr, t.vlan, t.wiring::pod_wiring, \
+             CASE WHEN t.problems = '' THEN NULL ELSE string_to_array(t.problems, ',') END, t.pod_key \
          FROM unnest($3::int8[], $4::text[], $5::text[], $6::text[], $7::inet[], $8::text[], $9::text[], \
-             $10::text[], $11::int4[], $12::text[], $13::text[], $14::int2[], $15::text[], $16::text[]) \
-           AS t(inode, interface, ns, name, ip, mac, veth, bridge, tbl, egress, eni, vlan, wiring, problems)",
+             $10::text[], $11::int4[], $12::text[], $13::text[], $14::int2[], $15::text[], $16::text[], \
+             $17::int4[]) \
+           AS t(inode, interface, ns, name, ip, mac, veth, bridge, tbl, egress, eni, vlan, wiring, problems, \
+             pod_key)",
     )
     .bind(node.0)
     .bind(at)
@@ -128,7 +138,8 @@ pub(crate) async fn open(
     .bind(rows.iter().map(|a| a.eni_mac.map(|m| m.to_string())).collect::<Vec<_>>())
     .bind(rows.iter().map(|a| a.vlan_id.map(|v| v as i16)).collect::<Vec<_>>())
     .bind(rows.iter().map(|a| a.wiring.as_str()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|a| problems_column(a)).collect::<Vec<_>>())
+    .bind(rows.iter().map(problems_column).collect::<Vec<_>>())
+    .bind(rows.iter().map(Attachment::pod_key).collect::<Vec<_>>())
     .execute(conn)
     .await?;
     Ok(result.rows_affected())

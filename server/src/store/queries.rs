@@ -10,7 +10,7 @@ use sqlx::postgres::PgRow;
 
 use super::attachment_rows::{self, attachment_columns};
 use super::{NodeId, Store, StoreError, blob};
-use crate::history::Attachment;
+use crate::history::{Attachment, pod_key};
 
 /// A node and how recently it was heard from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,9 +113,9 @@ impl Store {
             "SELECT ",
             interval_columns!(),
             " FROM nodes n JOIN pod_attachments a ON a.node_id = n.id \
-             WHERE tstzrange(a.valid_from, a.valid_to) @> "
+             WHERE a.valid_from <= "
         ));
-        sql.push_bind(filter.at);
+        sql.push_bind(filter.at).push(" AND (a.valid_to IS NULL OR a.valid_to > ").push_bind(filter.at).push(")");
         if let Some(cluster) = &filter.cluster {
             sql.push(" AND n.cluster = ").push_bind(cluster);
         }
@@ -155,10 +155,17 @@ impl Store {
             "SELECT ",
             interval_columns!(),
             " FROM pod_attachments a JOIN nodes n ON n.id = a.node_id \
-             WHERE a.pod_name = $1 AND a.pod_namespace = $2 AND ($3::text IS NULL OR n.cluster = $3) \
+             WHERE a.pod_key = $4 AND a.pod_name = $1 AND a.pod_namespace = $2 \
+               AND ($3::text IS NULL OR n.cluster = $3) \
              ORDER BY a.valid_from, a.interface"
         );
-        let rows = sqlx::query(sql).bind(name).bind(namespace).bind(cluster).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(sql)
+            .bind(name)
+            .bind(namespace)
+            .bind(cluster)
+            .bind(pod_key(namespace, name))
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(interval).collect()
     }
 
@@ -174,11 +181,18 @@ impl Store {
             "SELECT ",
             interval_columns!(),
             " FROM pod_attachments a JOIN nodes n ON n.id = a.node_id \
-             WHERE a.pod_name = $1 AND a.pod_namespace = $2 AND ($3::text IS NULL OR n.cluster = $3) \
-               AND a.valid_from <= $4 AND (a.valid_to IS NULL OR a.valid_to > $4) \
+             WHERE a.pod_key = $5 AND a.pod_name = $1 AND a.pod_namespace = $2 \
+               AND ($3::text IS NULL OR n.cluster = $3) AND a.valid_from <= $4 AND (a.valid_to IS NULL OR a.valid_to > $4) \
              ORDER BY n.cluster, n.name, a.interface"
         );
-        let rows = sqlx::query(sql).bind(name).bind(namespace).bind(cluster).bind(at).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(sql)
+            .bind(name)
+            .bind(namespace)
+            .bind(cluster)
+            .bind(at)
+            .bind(pod_key(namespace, name))
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(interval).collect()
     }
 

@@ -21,7 +21,7 @@ impl Store {
     pub async fn apply_retention(&self, cutoff: DateTime<Utc>) -> Result<RetentionReport, StoreError> {
         let mut tx = self.pool.begin().await?;
         let pod_attachments = sqlx::query(
-            "DELETE FROM pod_attachments WHERE valid_from < $1 AND valid_to IS NOT NULL AND valid_to < $1",
+            "DELETE FROM pod_attachment_history WHERE valid_from < $1 AND valid_to < $1",
         )
         .bind(cutoff)
         .execute(&mut *tx)
