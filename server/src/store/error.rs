@@ -28,7 +28,7 @@ impl From<sqlx::Error> for StoreError {
 
 /// Connection-level failures: the pool could not hand out a working connection, or the server
 /// went away or refuses connections (SQLSTATE classes 08 and 57P).
-fn is_unavailable(err: &sqlx::Error) -> bool {
+pub(crate) fn is_unavailable(err: &sqlx::Error) -> bool {
     match err {
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
         sqlx::Error::Database(db) => {

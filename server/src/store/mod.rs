@@ -61,7 +61,10 @@ impl Store {
 
     /// Applies pending migrations under the migrator's advisory lock.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        MIGRATOR.run(&self.pool).await.map_err(StoreError::Migrate)
+        MIGRATOR.run(&self.pool).await.map_err(|err| match err {
+            sqlx::migrate::MigrateError::Execute(e) if error::is_unavailable(&e) => StoreError::Unavailable(e),
+            other => StoreError::Migrate(other),
+        })
     }
 
     /// One round trip to the database: what readiness reports.
