@@ -43,6 +43,7 @@ impl LocalPostgres {
         }
         let socket_dir = tempfile::Builder::new()
             .prefix("podwire-pg-")
+            .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir_in("/tmp")
             .map_err(io_error("cannot create a socket directory in", Path::new("/tmp")))?;
         if let Some((uid, gid)) = run_as {
@@ -86,11 +87,17 @@ impl LocalPostgres {
         read_postmaster_pid(&self.data_dir)
     }
 
-    /// Stops the server (fast shutdown: open sessions are ended, data is flushed).
+    /// Stops the server (fast shutdown: open sessions are ended, data is flushed) and removes
+    /// its socket directory.
     pub async fn stop(mut self) -> Result<(), LocalPostgresError> {
+        self.stop_server().await
+    }
+
+    /// Stops the postmaster but keeps this handle (and the socket directory) for
+    /// [`LocalPostgres::start_server`]: what a database outage looks like to the server.
+    pub async fn stop_server(&mut self) -> Result<(), LocalPostgresError> {
         self.running = false;
-        let result = self.pg_ctl(&["stop", "-m", "fast", "-w", "-t", "60"]).await;
-        match result {
+        match self.pg_ctl(&["stop", "-m", "fast", "-w", "-t", "60"]).await {
             Ok(_) => {
                 tracing::info!("private Postgres stopped");
                 Ok(())
@@ -101,6 +108,14 @@ impl LocalPostgres {
             }
             Err(err) => Err(err),
         }
+    }
+
+    /// Starts the postmaster again on the same socket after [`LocalPostgres::stop_server`].
+    pub async fn start_server(&mut self) -> Result<(), LocalPostgresError> {
+        self.clear_stale_postmaster().await?;
+        self.pg_ctl_start().await?;
+        self.running = true;
+        Ok(())
     }
 
     /// initdb into a scratch directory, renamed into place only when complete: an interrupted
@@ -136,6 +151,7 @@ impl LocalPostgres {
     async fn clear_stale_postmaster(&self) -> Result<(), LocalPostgresError> {
         let pid_file = self.data_dir.join("postmaster.pid");
         let Some(pid) = read_postmaster_pid(&self.data_dir) else { return Ok(()) };
+        let old_socket_dir = read_socket_dir(&self.data_dir).filter(|dir| dir != self.socket_dir());
         let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok();
         let ours = cwd.as_deref().and_then(|c| std::fs::canonicalize(c).ok()) == std::fs::canonicalize(&self.data_dir).ok();
         if ours {
@@ -144,6 +160,10 @@ impl LocalPostgres {
         } else {
             tracing::warn!(pid, "removing a stale postmaster.pid");
             std::fs::remove_file(&pid_file).map_err(io_error("cannot remove", &pid_file))?;
+        }
+        // The earlier run's socket directory, left behind when that server was killed.
+        if let Some(dir) = old_socket_dir {
+            let _ = std::fs::remove_dir_all(dir);
         }
         Ok(())
     }
@@ -244,6 +264,15 @@ impl Drop for LocalPostgres {
             Err(err) => tracing::error!(error = %err, "could not run pg_ctl to stop the private Postgres"),
         }
     }
+}
+
+/// The socket directory an earlier run of ours recorded in `postmaster.pid` (its fifth line),
+/// only when it has the shape of ours.
+fn read_socket_dir(data_dir: &Path) -> Option<PathBuf> {
+    let text = std::fs::read_to_string(data_dir.join("postmaster.pid")).ok()?;
+    let dir = PathBuf::from(text.lines().nth(4)?.trim());
+    let name = dir.file_name()?.to_str()?;
+    (dir.parent() == Some(Path::new("/tmp")) && name.starts_with("podwire-pg-")).then_some(dir)
 }
 
 fn read_postmaster_pid(data_dir: &Path) -> Option<i32> {
