@@ -16,11 +16,21 @@ use crate::local_agent::{self, LocalAgentError, LocalAgentProgram};
 #[command(name = "podwire-server", version, about)]
 pub struct Args {
     /// Address the REST API listens on.
-    #[arg(long, env = "PODWIRE_HTTP_LISTEN", default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    #[arg(
+        long,
+        env = "PODWIRE_HTTP_LISTEN",
+        default_value = "127.0.0.1:8080",
+        value_name = "ADDR"
+    )]
     pub http_listen: SocketAddr,
 
     /// Address agents stream their snapshots to (gRPC).
-    #[arg(long, env = "PODWIRE_GRPC_LISTEN", default_value = "127.0.0.1:50051", value_name = "ADDR")]
+    #[arg(
+        long,
+        env = "PODWIRE_GRPC_LISTEN",
+        default_value = "127.0.0.1:50051",
+        value_name = "ADDR"
+    )]
     pub grpc_listen: SocketAddr,
 
     /// File of accepted agent tokens, one per line (blank lines and `#` comments ignored).
@@ -76,7 +86,7 @@ pub struct Config {
 #[derive(Debug, Clone)]
 pub enum Database {
     /// `DATABASE_URL`.
-    External(PgConnectOptions),
+    External(Box<PgConnectOptions>),
     /// A private Postgres under this directory.
     Local { data_dir: PathBuf },
 }
@@ -111,9 +121,14 @@ pub enum ConfigError {
     #[error("--http-listen and --grpc-listen are both {0}; give them different ports")]
     SameListenAddress(SocketAddr),
     #[error("cannot read --agent-token-file {}", .path.display())]
-    TokenFile { path: PathBuf, source: std::io::Error },
+    TokenFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("--agent-token-file {} holds no token (one per line)", .path.display())]
     NoTokens { path: PathBuf },
+    #[error("DATABASE_URL must start with postgres:// or postgresql://")]
+    DatabaseUrlScheme,
     #[error("DATABASE_URL is not a usable Postgres URL")]
     DatabaseUrl(#[source] sqlx::Error),
     #[error("--{name} must be more than zero")]
@@ -130,7 +145,10 @@ impl Args {
         if self.http_listen == self.grpc_listen {
             return Err(ConfigError::SameListenAddress(self.http_listen));
         }
-        for (name, value) in [("stale-after", self.stale_after), ("heartbeat-flush", self.heartbeat_flush)] {
+        for (name, value) in [
+            ("stale-after", self.stale_after),
+            ("heartbeat-flush", self.heartbeat_flush),
+        ] {
             if value.is_zero() {
                 return Err(ConfigError::ZeroDuration { name });
             }
@@ -138,10 +156,21 @@ impl Args {
         if self.retention < Duration::from_secs(3600) {
             return Err(ConfigError::RetentionTooShort(self.retention));
         }
-        let agent_tokens = self.agent_token_file.as_deref().map(read_tokens).transpose()?;
+        let agent_tokens = self
+            .agent_token_file
+            .as_deref()
+            .map(read_tokens)
+            .transpose()?;
         let database = match self.database_url.as_deref().filter(|url| !url.is_empty()) {
-            Some(url) => Database::External(PgConnectOptions::from_str(url).map_err(ConfigError::DatabaseUrl)?),
-            None => Database::Local { data_dir: self.data_dir.clone().unwrap_or_else(default_data_dir) },
+            Some(url) if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) => {
+                return Err(ConfigError::DatabaseUrlScheme);
+            }
+            Some(url) => Database::External(Box::new(
+                PgConnectOptions::from_str(url).map_err(ConfigError::DatabaseUrl)?,
+            )),
+            None => Database::Local {
+                data_dir: self.data_dir.clone().unwrap_or_else(default_data_dir),
+            },
         };
         let local_agent = if self.local_agent {
             Some(local_agent::locate_beside_current_exe().map_err(ConfigError::LocalAgent)?)
@@ -162,8 +191,10 @@ impl Args {
 }
 
 fn read_tokens(path: &Path) -> Result<AgentTokens, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| ConfigError::TokenFile { path: path.to_owned(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::TokenFile {
+        path: path.to_owned(),
+        source,
+    })?;
     let tokens: Vec<String> = text
         .lines()
         .map(str::trim)
@@ -171,7 +202,9 @@ fn read_tokens(path: &Path) -> Result<AgentTokens, ConfigError> {
         .map(str::to_owned)
         .collect();
     if tokens.is_empty() {
-        return Err(ConfigError::NoTokens { path: path.to_owned() });
+        return Err(ConfigError::NoTokens {
+            path: path.to_owned(),
+        });
     }
     Ok(AgentTokens(tokens))
 }
@@ -212,7 +245,12 @@ mod tests {
 
     #[test]
     fn rejects_bad_values_with_clear_messages() {
-        let mut same = args(&["--http-listen", "127.0.0.1:9000", "--grpc-listen", "127.0.0.1:9000"]);
+        let mut same = args(&[
+            "--http-listen",
+            "127.0.0.1:9000",
+            "--grpc-listen",
+            "127.0.0.1:9000",
+        ]);
         same.database_url = None;
         assert_eq!(
             same.validate().unwrap_err().to_string(),
@@ -220,10 +258,19 @@ mod tests {
         );
         let mut short = args(&["--retention", "5m"]);
         short.database_url = None;
-        assert!(matches!(short.validate(), Err(ConfigError::RetentionTooShort(_))));
+        assert!(matches!(
+            short.validate(),
+            Err(ConfigError::RetentionTooShort(_))
+        ));
         let mut url = args(&[]);
         url.database_url = Some("mysql://nope".into());
-        assert!(matches!(url.validate(), Err(ConfigError::DatabaseUrl(_))));
+        assert!(matches!(
+            url.validate(),
+            Err(ConfigError::DatabaseUrlScheme)
+        ));
+        let mut port = args(&[]);
+        port.database_url = Some("postgres://app@db:notaport/podwire".into());
+        assert!(matches!(port.validate(), Err(ConfigError::DatabaseUrl(_))));
         assert!(Args::try_parse_from(["podwire-server", "--retention", "soon"]).is_err());
         assert!(Args::try_parse_from(["podwire-server", "--http-listen", "localhost"]).is_err());
     }
@@ -234,11 +281,19 @@ mod tests {
         let good = dir.path().join("tokens");
         std::fs::write(&good, "# agents\nabc123\n\n  def456  \n").unwrap();
         let tokens = read_tokens(&good).unwrap();
-        assert!(tokens.contains("abc123") && tokens.contains("def456") && !tokens.contains("# agents"));
+        assert!(
+            tokens.contains("abc123") && tokens.contains("def456") && !tokens.contains("# agents")
+        );
         assert_eq!(format!("{tokens:?}"), "AgentTokens(2 tokens)");
         let empty = dir.path().join("empty");
         std::fs::write(&empty, "# none yet\n").unwrap();
-        assert!(matches!(read_tokens(&empty), Err(ConfigError::NoTokens { .. })));
-        assert!(matches!(read_tokens(&dir.path().join("missing")), Err(ConfigError::TokenFile { .. })));
+        assert!(matches!(
+            read_tokens(&empty),
+            Err(ConfigError::NoTokens { .. })
+        ));
+        assert!(matches!(
+            read_tokens(&dir.path().join("missing")),
+            Err(ConfigError::TokenFile { .. })
+        ));
     }
 }

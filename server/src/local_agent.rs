@@ -36,7 +36,10 @@ pub enum LocalAgentError {
     #[error("{} not found: build or install podwire-agent next to podwire-server", .0.display())]
     NotFound(PathBuf),
     #[error("cannot run {}", .binary.display())]
-    Spawn { binary: PathBuf, source: std::io::Error },
+    Spawn {
+        binary: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{} has no usable `run` subcommand (`run --help` {status}, and must mention --server)", .binary.display())]
     NoRunSubcommand { binary: PathBuf, status: ExitStatus },
 }
@@ -57,10 +60,16 @@ pub fn locate_in(dir: &Path) -> Result<LocalAgentProgram, LocalAgentError> {
         .args(["run", "--help"])
         .stdin(Stdio::null())
         .output()
-        .map_err(|source| LocalAgentError::Spawn { binary: binary.clone(), source })?;
+        .map_err(|source| LocalAgentError::Spawn {
+            binary: binary.clone(),
+            source,
+        })?;
     let help = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() || !help.contains("--server") {
-        return Err(LocalAgentError::NoRunSubcommand { binary, status: output.status });
+        return Err(LocalAgentError::NoRunSubcommand {
+            binary,
+            status: output.status,
+        });
     }
     Ok(LocalAgentProgram { binary })
 }
@@ -76,7 +85,15 @@ impl LocalAgentProgram {
                 std::net::Ipv6Addr::LOCALHOST.into()
             });
         }
-        ["run", "--server", &format!("http://{target}"), "--cluster", "local"].map(str::to_owned).to_vec()
+        [
+            "run",
+            "--server",
+            &format!("http://{target}"),
+            "--cluster",
+            "local",
+        ]
+        .map(str::to_owned)
+        .to_vec()
     }
 
     /// Runs the agent until `shutdown` turns true, restarting it with exponential backoff when it
@@ -94,7 +111,11 @@ impl LocalAgentProgram {
         let mut backoff = new_backoff();
         loop {
             let started = Instant::now();
-            let child = Command::new(&self.binary).args(&args).stdin(Stdio::null()).kill_on_drop(true).spawn();
+            let child = Command::new(&self.binary)
+                .args(&args)
+                .stdin(Stdio::null())
+                .kill_on_drop(true)
+                .spawn();
             let mut child = match child {
                 Ok(child) => child,
                 Err(err) => {
@@ -134,7 +155,10 @@ impl LocalAgentProgram {
 /// SIGTERM, then SIGKILL if the agent has not exited within [`STOP_GRACE`].
 async fn stop_child(child: &mut Child) {
     if let Some(pid) = child.id().and_then(|id| i32::try_from(id).ok()) {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGTERM,
+        );
     }
     match tokio::time::timeout(STOP_GRACE, child.wait()).await {
         Ok(_) => tracing::info!("local agent stopped"),
@@ -162,28 +186,49 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let err = locate_in(dir.path()).unwrap_err();
         assert!(matches!(err, LocalAgentError::NotFound(_)));
-        assert!(err.to_string().contains(&dir.path().join("podwire-agent").display().to_string()));
+        assert!(
+            err.to_string()
+                .contains(&dir.path().join("podwire-agent").display().to_string())
+        );
     }
 
     #[test]
     fn agent_without_run_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         // what clap prints for an unknown subcommand, and its exit status
-        script(dir.path(), "echo \"error: unrecognized subcommand 'run'\" >&2; exit 2");
-        assert!(matches!(locate_in(dir.path()), Err(LocalAgentError::NoRunSubcommand { .. })));
+        script(
+            dir.path(),
+            "echo \"error: unrecognized subcommand 'run'\" >&2; exit 2",
+        );
+        assert!(matches!(
+            locate_in(dir.path()),
+            Err(LocalAgentError::NoRunSubcommand { .. })
+        ));
         // a binary that accepts anything but documents no --server
         script(dir.path(), "exit 0");
-        assert!(matches!(locate_in(dir.path()), Err(LocalAgentError::NoRunSubcommand { .. })));
+        assert!(matches!(
+            locate_in(dir.path()),
+            Err(LocalAgentError::NoRunSubcommand { .. })
+        ));
     }
 
     #[test]
     fn agent_with_run_is_accepted_and_pointed_at_loopback() {
         let dir = tempfile::tempdir().unwrap();
-        script(dir.path(), "echo 'Usage: podwire-agent run --server <URL> --cluster <NAME>'");
+        script(
+            dir.path(),
+            "echo 'Usage: podwire-agent run --server <URL> --cluster <NAME>'",
+        );
         let program = locate_in(dir.path()).unwrap();
         assert_eq!(
             program.args("0.0.0.0:50051".parse().unwrap()),
-            ["run", "--server", "http://127.0.0.1:50051", "--cluster", "local"]
+            [
+                "run",
+                "--server",
+                "http://127.0.0.1:50051",
+                "--cluster",
+                "local"
+            ]
         );
     }
 
@@ -193,13 +238,20 @@ mod tests {
         let pid_file = dir.path().join("pid");
         script(
             dir.path(),
-            &format!("[ \"$2\" = --help ] && {{ echo --server; exit 0; }}; echo $$ > {}; exec sleep 600", pid_file.display()),
+            &format!(
+                "[ \"$2\" = --help ] && {{ echo --server; exit 0; }}; echo $$ > {}; exec sleep 600",
+                pid_file.display()
+            ),
         );
         let program = locate_in(dir.path()).unwrap();
         let (stop, stopped) = watch::channel(false);
-        let supervisor = tokio::spawn(program.supervise("127.0.0.1:50051".parse().unwrap(), stopped));
+        let supervisor =
+            tokio::spawn(program.supervise("127.0.0.1:50051".parse().unwrap(), stopped));
         let pid = loop {
-            if let Some(pid) = std::fs::read_to_string(&pid_file).ok().and_then(|s| s.trim().parse::<i32>().ok()) {
+            if let Some(pid) = std::fs::read_to_string(&pid_file)
+                .ok()
+                .and_then(|s| s.trim().parse::<i32>().ok())
+            {
                 break pid;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -207,6 +259,9 @@ mod tests {
         assert!(Path::new(&format!("/proc/{pid}")).exists(), "agent runs");
         stop.send(true).unwrap();
         supervisor.await.unwrap();
-        assert!(!Path::new(&format!("/proc/{pid}")).exists(), "agent {pid} gone after shutdown");
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "agent {pid} gone after shutdown"
+        );
     }
 }

@@ -35,7 +35,7 @@ pub struct Services {
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let shutdown = shutdown_on_signals()?;
     let (local, store) = match &config.database {
-        Database::External(options) => (None, Store::connect_lazy(options.clone())),
+        Database::External(options) => (None, Store::connect_lazy((**options).clone())),
         Database::Local { data_dir } => {
             let local = tokio::select! {
                 started = LocalPostgres::start(data_dir) => started.context("starting the private Postgres")?,
@@ -47,15 +47,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     };
     let served = serve(config, store.clone(), shutdown).await;
     store.close().await;
-    if let Some(local) = local {
-        if let Err(err) = local.stop().await {
-            tracing::error!(error = %err, "could not stop the private Postgres");
-        }
+    if let Some(local) = local
+        && let Err(err) = local.stop().await
+    {
+        tracing::error!(error = %err, "could not stop the private Postgres");
     }
     served
 }
 
-async fn serve(config: Config, store: Store, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+async fn serve(
+    config: Config,
+    store: Store,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
     tokio::select! {
         migrated = migrate_with_retries(&store) => migrated?,
         _ = wait(shutdown.clone()) => return Ok(()),
@@ -63,13 +67,26 @@ async fn serve(config: Config, store: Store, shutdown: watch::Receiver<bool>) ->
     let listener = TcpListener::bind(config.http_listen)
         .await
         .with_context(|| format!("cannot listen on --http-listen {}", config.http_listen))?;
-    tracing::info!("podwire API at http://{}/api/v1/pods", listener.local_addr().unwrap_or(config.http_listen));
+    tracing::info!(
+        "podwire API at http://{}/api/v1/pods",
+        listener.local_addr().unwrap_or(config.http_listen)
+    );
 
-    let services = Services { store: store.clone(), heartbeats: HeartbeatCoalescer::new(), config: config.clone() };
-    let stale_after = chrono::Duration::from_std(config.stale_after).context("--stale-after is too long")?;
-    let retention = chrono::Duration::from_std(config.retention).context("--retention is too long")?;
+    let services = Services {
+        store: store.clone(),
+        heartbeats: HeartbeatCoalescer::new(),
+        config: config.clone(),
+    };
+    let stale_after =
+        chrono::Duration::from_std(config.stale_after).context("--stale-after is too long")?;
+    let retention =
+        chrono::Duration::from_std(config.retention).context("--retention is too long")?;
     let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(services.heartbeats.clone().run_flusher(store.clone(), config.heartbeat_flush, shutdown.clone()));
+    tasks.spawn(services.heartbeats.clone().run_flusher(
+        store.clone(),
+        config.heartbeat_flush,
+        shutdown.clone(),
+    ));
     tasks.spawn(retention_loop(store.clone(), retention, shutdown.clone()));
     // The gRPC ingest binds `config.grpc_listen` here and serves `services`.
     tracing::info!(grpc_listen = %config.grpc_listen, "agent ingest (gRPC) is not part of this build yet");
@@ -78,7 +95,10 @@ async fn serve(config: Config, store: Store, shutdown: watch::Receiver<bool>) ->
     }
 
     let app = api::app(AppState::new(store, stale_after));
-    let served = axum::serve(listener, app).with_graceful_shutdown(wait(shutdown)).await.context("HTTP server failed");
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(wait(shutdown))
+        .await
+        .context("HTTP server failed");
     // The signal (or the failure) stops every task; wait for their last work (heartbeat flush,
     // agent stop).
     while tasks.join_next().await.is_some() {}
@@ -113,7 +133,11 @@ fn is_unreachable(err: &crate::store::StoreError) -> bool {
     matches!(err, crate::store::StoreError::Unavailable(_))
 }
 
-async fn retention_loop(store: Store, retention: chrono::Duration, mut shutdown: watch::Receiver<bool>) {
+async fn retention_loop(
+    store: Store,
+    retention: chrono::Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut ticker = tokio::time::interval(RETENTION_EVERY);
     loop {
         tokio::select! {
@@ -131,7 +155,8 @@ async fn retention_loop(store: Store, retention: chrono::Duration, mut shutdown:
 /// during start-up still stops the private Postgres.
 fn shutdown_on_signals() -> anyhow::Result<watch::Receiver<bool>> {
     let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-    let mut terminate = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut terminate =
+        signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let (tx, rx) = watch::channel(false);
     tokio::spawn(async move {
         let name = tokio::select! {

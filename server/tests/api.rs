@@ -28,7 +28,10 @@ struct Fixture {
 
 impl Fixture {
     async fn new() -> Fixture {
-        let fixture = Fixture { db: TestDb::new().await, resolutions: Arc::default() };
+        let fixture = Fixture {
+            db: TestDb::new().await,
+            resolutions: Arc::default(),
+        };
         let web = pod("shop", "web-1", 4026532001, "172.31.55.218");
         let db_pod = pod("shop", "db-0", 4026532002, "172.31.55.219");
         fixture.record(t(12, 0), &[web.clone(), db_pod]).await;
@@ -38,18 +41,37 @@ impl Fixture {
 
     async fn record(&self, at: chrono::DateTime<chrono::Utc>, pods: &[Pod]) {
         let (snapshot, resolution) = node_state("prod", "ip-172-31-55-1", at, pods);
-        self.resolutions.lock().unwrap().insert(content_hash(&snapshot).unwrap(), resolution.clone());
-        let key = NodeKey { cluster: "prod".into(), name: "ip-172-31-55-1".into() };
-        self.db.store.record_snapshot(&key, &snapshot, &resolution).await.unwrap();
+        self.resolutions.lock().expect("lock").insert(
+            content_hash(&snapshot).expect("test support"),
+            resolution.clone(),
+        );
+        let key = NodeKey {
+            cluster: "prod".into(),
+            name: "ip-172-31-55-1".into(),
+        };
+        self.db
+            .store
+            .record_snapshot(&key, &snapshot, &resolution)
+            .await
+            .expect("record snapshot");
     }
 
     fn state(&self) -> AppState {
         let resolutions = self.resolutions.clone();
         let resolver: PathResolver = Arc::new(move |snapshot| {
             let hash = content_hash(snapshot).expect("hash");
-            resolutions.lock().expect("lock").get(&hash).cloned().expect("a resolution for every stored snapshot")
+            resolutions
+                .lock()
+                .expect("lock")
+                .get(&hash)
+                .cloned()
+                .expect("a resolution for every stored snapshot")
         });
-        AppState { store: self.db.store.clone(), resolver, stale_after: chrono::Duration::seconds(90) }
+        AppState {
+            store: self.db.store.clone(),
+            resolver,
+            stale_after: chrono::Duration::seconds(90),
+        }
     }
 
     async fn get(&self, uri: &str) -> (StatusCode, Value) {
@@ -58,15 +80,35 @@ impl Fixture {
 }
 
 async fn get(state: AppState, uri: &str) -> (StatusCode, Value) {
-    let response = app(state).oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
+    let response = app(state)
+        .oneshot(Request::get(uri).body(Body::empty()).expect("test support"))
+        .await
+        .unwrap();
     let status = response.status();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("test support")
+        .to_bytes();
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
     (status, body)
 }
 
 fn pod_names(body: &Value, list: &str) -> Vec<String> {
-    body[list].as_array().unwrap().iter().map(|p| format!("{}/{}", p["namespace"].as_str().unwrap(), p["name"].as_str().unwrap())).collect()
+    body[list]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|p| {
+            format!(
+                "{}/{}",
+                p["namespace"].as_str().expect("test support"),
+                p["name"].as_str().expect("test support")
+            )
+        })
+        .collect()
 }
 
 #[tokio::test]
@@ -78,7 +120,9 @@ async fn pods_as_of_a_time_and_now() {
     assert_eq!(body["pods"][1]["eni_mac"], "02:d1:7d:e3:9c:01");
     assert_eq!(body["pods"][1]["valid_to"], "2026-11-20T12:10:00Z");
 
-    let (status, body) = f.get("/api/v1/pods?cluster=prod&node=ip-172-31-55-1&namespace=shop").await;
+    let (status, body) = f
+        .get("/api/v1/pods?cluster=prod&node=ip-172-31-55-1&namespace=shop")
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(pod_names(&body, "pods"), ["shop/web-1"]);
     assert_eq!(body["pods"][0]["route_table"], 2);
@@ -93,13 +137,17 @@ async fn pods_as_of_a_time_and_now() {
 #[tokio::test]
 async fn who_held_an_ip_before_and_after_the_pod_went_away() {
     let f = Fixture::new().await;
-    let (status, body) = f.get("/api/v1/ips/172.31.55.219?at=2026-11-20T12:09:59Z").await;
+    let (status, body) = f
+        .get("/api/v1/ips/172.31.55.219?at=2026-11-20T12:09:59Z")
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(pod_names(&body, "holders"), ["shop/db-0"]);
     assert_eq!(body["holders"][0]["node"], "ip-172-31-55-1");
     assert_eq!(body["holders"][0]["valid_from"], "2026-11-20T12:00:00Z");
     assert_eq!(body["holders"][0]["valid_to"], "2026-11-20T12:10:00Z");
-    let (status, body) = f.get("/api/v1/ips/172.31.55.219?at=2026-11-20T12:10:00Z").await;
+    let (status, body) = f
+        .get("/api/v1/ips/172.31.55.219?at=2026-11-20T12:10:00Z")
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["holders"], Value::Array(vec![]));
 }
@@ -107,7 +155,9 @@ async fn who_held_an_ip_before_and_after_the_pod_went_away() {
 #[tokio::test]
 async fn pod_path_is_re_resolved_from_the_snapshot_valid_then() {
     let f = Fixture::new().await;
-    let (status, before) = f.get("/api/v1/pods/shop/web-1?at=2026-11-20T12:05:00Z").await;
+    let (status, before) = f
+        .get("/api/v1/pods/shop/web-1?at=2026-11-20T12:05:00Z")
+        .await;
     assert_eq!(status, StatusCode::OK, "{before}");
     let iface = &before["interfaces"][0];
     assert_eq!(iface["path"]["egress"]["egress_device"]["name"], "eth0");
@@ -130,22 +180,48 @@ async fn unknown_pod_is_404_with_a_message() {
     let (status, body) = f.get("/api/v1/pods/shop/db-0").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"], "not_found");
-    assert!(body["message"].as_str().unwrap().starts_with("pod shop/db-0 at "), "{body}");
-    let (status, _) = f.get("/api/v1/pods/shop/db-0?at=2026-11-20T12:01:00Z").await;
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("pod shop/db-0 at "),
+        "{body}"
+    );
+    let (status, _) = f
+        .get("/api/v1/pods/shop/db-0?at=2026-11-20T12:01:00Z")
+        .await;
     assert_eq!(status, StatusCode::OK, "it existed then");
     let (status, body) = f.get("/api/v1/nowhere").await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::NOT_FOUND, Some("no_such_route")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("no_such_route"))
+    );
 }
 
 #[tokio::test]
 async fn bad_parameters_are_400_with_what_was_expected() {
     let f = Fixture::new().await;
     let cases = [
-        ("/api/v1/ips/172.31.300.1", "invalid ip \"172.31.300.1\": expected an IPv4 or IPv6 address such as 172.31.55.218"),
-        ("/api/v1/ips/10.0.0.1?at=yesterday", "invalid at \"yesterday\": expected an RFC 3339 time such as 2026-11-20T13:05:00Z"),
-        ("/api/v1/pods?at=2026-11-20", "invalid at \"2026-11-20\": expected an RFC 3339 time such as 2026-11-20T13:05:00Z"),
-        ("/api/v1/pods?limit=0", "invalid limit \"0\": expected a number from 1 to 10000"),
-        ("/api/v1/pods/shop/web-1?at=12:00", "invalid at \"12:00\": expected an RFC 3339 time such as 2026-11-20T13:05:00Z"),
+        (
+            "/api/v1/ips/172.31.300.1",
+            "invalid ip \"172.31.300.1\": expected an IPv4 or IPv6 address such as 172.31.55.218",
+        ),
+        (
+            "/api/v1/ips/10.0.0.1?at=yesterday",
+            "invalid at \"yesterday\": expected an RFC 3339 time such as 2026-11-20T13:05:00Z",
+        ),
+        (
+            "/api/v1/pods?at=2026-11-20",
+            "invalid at \"2026-11-20\": expected an RFC 3339 time such as 2026-11-20T13:05:00Z",
+        ),
+        (
+            "/api/v1/pods?limit=0",
+            "invalid limit \"0\": expected a number from 1 to 10000",
+        ),
+        (
+            "/api/v1/pods/shop/web-1?at=12:00",
+            "invalid at \"12:00\": expected an RFC 3339 time such as 2026-11-20T13:05:00Z",
+        ),
     ];
     for (uri, message) in cases {
         let (status, body) = f.get(uri).await;
@@ -156,7 +232,13 @@ async fn bad_parameters_are_400_with_what_was_expected() {
     let (status, body) = f.get("/api/v1/pods?namepsace=shop").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "bad_query");
-    assert!(body["message"].as_str().unwrap().contains("unknown field `namepsace`"), "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `namepsace`"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -165,28 +247,49 @@ async fn nodes_report_liveness_and_health_endpoints_answer() {
     let (status, body) = f.get("/api/v1/nodes").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["nodes"][0]["name"], "ip-172-31-55-1");
-    assert_eq!(body["nodes"][0]["stale"], false, "a snapshot was just stored");
+    assert_eq!(
+        body["nodes"][0]["stale"], false,
+        "a snapshot was just stored"
+    );
     assert_eq!(body["stale_after_seconds"], 90);
-    sqlx::query("UPDATE nodes SET last_heartbeat_at = now() - interval '5 minutes'").execute(f.db.store.pool()).await.unwrap();
+    sqlx::query("UPDATE nodes SET last_heartbeat_at = now() - interval '5 minutes'")
+        .execute(f.db.store.pool())
+        .await
+        .unwrap();
     let (_, body) = f.get("/api/v1/nodes").await;
     assert_eq!(body["nodes"][0]["stale"], true);
 
-    assert_eq!(f.get("/healthz").await, (StatusCode::OK, serde_json::json!({"status": "ok"})));
-    assert_eq!(f.get("/readyz").await, (StatusCode::OK, serde_json::json!({"status": "ready"})));
+    assert_eq!(
+        f.get("/healthz").await,
+        (StatusCode::OK, serde_json::json!({"status": "ok"}))
+    );
+    assert_eq!(
+        f.get("/readyz").await,
+        (StatusCode::OK, serde_json::json!({"status": "ready"}))
+    );
 }
 
 #[tokio::test]
 async fn database_errors_are_not_sent_to_clients() {
     let f = Fixture::new().await;
     // a broken schema stands in for any internal failure: the SQL error stays in the log
-    sqlx::query("ALTER TABLE nodes RENAME COLUMN boot_id TO boot").execute(f.db.store.pool()).await.unwrap();
+    sqlx::query("ALTER TABLE nodes RENAME COLUMN boot_id TO boot")
+        .execute(f.db.store.pool())
+        .await
+        .unwrap();
     let (status, body) = f.get("/api/v1/nodes").await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-    assert_eq!(body, serde_json::json!({"error": "internal", "message": "internal error"}));
+    assert_eq!(
+        body,
+        serde_json::json!({"error": "internal", "message": "internal error"})
+    );
     // the database going away: readiness and queries say unavailable, health stays up
     f.db.store.pool().close().await;
     let (status, body) = f.get("/readyz").await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("unavailable")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("unavailable"))
+    );
     let (status, _) = f.get("/api/v1/pods").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(f.get("/healthz").await.0, StatusCode::OK);

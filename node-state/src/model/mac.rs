@@ -87,7 +87,13 @@ mod tests {
 
     #[test]
     fn rejects_malformed() {
-        for bad in ["", "02:d1:7d:e3:9c", "02:d1:7d:e3:9c:ca:00", "0g:d1:7d:e3:9c:ca", "002:d1:7d:e3:9c:c"] {
+        for bad in [
+            "",
+            "02:d1:7d:e3:9c",
+            "02:d1:7d:e3:9c:ca:00",
+            "0g:d1:7d:e3:9c:ca",
+            "002:d1:7d:e3:9c:c",
+        ] {
             assert!(bad.parse::<MacAddr>().is_err(), "{bad}");
         }
     }

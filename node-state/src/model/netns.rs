@@ -91,7 +91,10 @@ pub enum LinkKind {
     Veth,
     Bridge,
     /// An 802.1Q (or 802.1ad) sub-interface: VPC CNI's `vlan.eth.N` for branch ENIs.
-    Vlan { id: u16, protocol: VlanProtocol },
+    Vlan {
+        id: u16,
+        protocol: VlanProtocol,
+    },
     /// A VXLAN tunnel endpoint, as flannel's `flannel.1`.
     Vxlan {
         vni: u32,
@@ -103,11 +106,17 @@ pub enum LinkKind {
         /// UDP destination port (`dstport`).
         port: Option<u16>,
     },
-    Macvlan { mode: String },
-    Ipvlan { mode: String },
+    Macvlan {
+        mode: String,
+    },
+    Ipvlan {
+        mode: String,
+    },
     Dummy,
     /// Any other kind the kernel names (`ifb`, `tun`, `wireguard`, `bond`, …), by that name.
-    Other { name: String },
+    Other {
+        name: String,
+    },
 }
 
 impl LinkKind {
@@ -273,14 +282,20 @@ pub struct PolicyRule {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RuleAction {
     /// `lookup TABLE`.
-    Lookup { table: u32 },
+    Lookup {
+        table: u32,
+    },
     /// `goto PRIORITY`.
-    Goto { priority: u32 },
+    Goto {
+        priority: u32,
+    },
     Nop,
     Blackhole,
     Unreachable,
     Prohibit,
-    Other { code: u8 },
+    Other {
+        code: u8,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -292,7 +307,11 @@ pub enum IpFamily {
 
 impl IpFamily {
     pub fn of(ip: &IpAddr) -> Self {
-        if ip.is_ipv4() { IpFamily::V4 } else { IpFamily::V6 }
+        if ip.is_ipv4() {
+            IpFamily::V4
+        } else {
+            IpFamily::V6
+        }
     }
 }
 

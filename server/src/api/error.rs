@@ -12,7 +12,11 @@ use crate::store::StoreError;
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("invalid {parameter} {value:?}: expected {expected}")]
-    BadParameter { parameter: &'static str, value: String, expected: &'static str },
+    BadParameter {
+        parameter: &'static str,
+        value: String,
+        expected: &'static str,
+    },
     #[error("invalid query string: {0}")]
     BadQuery(String),
     #[error("invalid path: {0}")]
@@ -72,12 +76,23 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
         match &self {
-            ApiError::Internal(source) => tracing::error!(error = %error_chain(source.as_ref()), "request failed"),
-            ApiError::Unavailable(source) => tracing::warn!(error = %error_chain(source), "request failed: database unavailable"),
+            ApiError::Internal(source) => {
+                tracing::error!(error = %error_chain(source.as_ref()), "request failed")
+            }
+            ApiError::Unavailable(source) => {
+                tracing::warn!(error = %error_chain(source), "request failed: database unavailable")
+            }
             _ => {}
         }
         // Display of Internal and Unavailable is a fixed sentence: their sources stay in the log.
-        (status, Json(ErrorBody { error: code, message: self.to_string() })).into_response()
+        (
+            status,
+            Json(ErrorBody {
+                error: code,
+                message: self.to_string(),
+            }),
+        )
+            .into_response()
     }
 }
 

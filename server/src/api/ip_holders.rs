@@ -39,5 +39,9 @@ pub(crate) async fn ip_holders(
     })?;
     let at = params::at(query.at.as_deref())?;
     let holders = state.store.ip_holders(ip, at).await?;
-    Ok(Json(IpHoldersResponse { ip, at, holders: holders.into_iter().map(AttachmentView::from).collect() }))
+    Ok(Json(IpHoldersResponse {
+        ip,
+        at,
+        holders: holders.into_iter().map(AttachmentView::from).collect(),
+    }))
 }

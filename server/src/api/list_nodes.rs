@@ -14,7 +14,9 @@ pub(crate) struct NodesResponse {
 }
 
 /// `GET /api/v1/nodes`: every node with its last heartbeat and whether it is stale.
-pub(crate) async fn list_nodes(State(state): State<AppState>) -> Result<Json<NodesResponse>, ApiError> {
+pub(crate) async fn list_nodes(
+    State(state): State<AppState>,
+) -> Result<Json<NodesResponse>, ApiError> {
     let nodes = state.store.nodes(Utc::now(), state.stale_after).await?;
     Ok(Json(NodesResponse {
         nodes: nodes.into_iter().map(NodeView::from).collect(),

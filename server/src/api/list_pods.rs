@@ -40,9 +40,15 @@ pub(crate) async fn list_pods(
     let at = params::at(query.at.as_deref())?;
     let limit = match query.limit.as_deref() {
         None => DEFAULT_LIMIT,
-        Some(text) => text.parse::<i64>().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
-            ApiError::BadParameter { parameter: "limit", value: text.to_owned(), expected: "a number from 1 to 10000" }
-        })?,
+        Some(text) => text
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| ApiError::BadParameter {
+                parameter: "limit",
+                value: text.to_owned(),
+                expected: "a number from 1 to 10000",
+            })?,
     };
     let filter = PodFilter {
         cluster: params::filter(query.cluster),
@@ -54,5 +60,9 @@ pub(crate) async fn list_pods(
     let mut rows = state.store.pods_as_of(&filter).await?;
     let truncated = rows.len() as i64 > limit;
     rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    Ok(Json(PodsResponse { at, pods: rows.into_iter().map(AttachmentView::from).collect(), truncated }))
+    Ok(Json(PodsResponse {
+        at,
+        pods: rows.into_iter().map(AttachmentView::from).collect(),
+        truncated,
+    }))
 }

@@ -40,13 +40,20 @@ pub struct AppState {
 impl AppState {
     /// State with the shared crate's resolver.
     pub fn new(store: Store, stale_after: chrono::Duration) -> Self {
-        AppState { store, resolver: Arc::new(podwire_node_state::resolver::resolve), stale_after }
+        AppState {
+            store,
+            resolver: Arc::new(podwire_node_state::resolver::resolve),
+            stale_after,
+        }
     }
 }
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState").field("store", &self.store).field("stale_after", &self.stale_after).finish_non_exhaustive()
+        f.debug_struct("AppState")
+            .field("store", &self.store)
+            .field("stale_after", &self.stale_after)
+            .finish_non_exhaustive()
     }
 }
 

@@ -58,9 +58,14 @@ pub(crate) async fn pod_path(
     let Query(query) = query?;
     let at = params::at(query.at.as_deref())?;
     let cluster = params::filter(query.cluster);
-    let rows = state.store.pod_at(cluster.as_deref(), &namespace, &name, at).await?;
+    let rows = state
+        .store
+        .pod_at(cluster.as_deref(), &namespace, &name, at)
+        .await?;
     if rows.is_empty() {
-        return Err(ApiError::NotFound { what: format!("pod {namespace}/{name} at {}", at.to_rfc3339()) });
+        return Err(ApiError::NotFound {
+            what: format!("pod {namespace}/{name} at {}", at.to_rfc3339()),
+        });
     }
 
     // One snapshot and one resolution per node, however many interfaces the pod has there.
@@ -107,5 +112,10 @@ pub(crate) async fn pod_path(
             InterfacePath { attachment: AttachmentView::from(row), snapshot, path }
         })
         .collect();
-    Ok(Json(PodPathResponse { namespace, name, at, interfaces }))
+    Ok(Json(PodPathResponse {
+        namespace,
+        name,
+        at,
+        interfaces,
+    }))
 }

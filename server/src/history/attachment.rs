@@ -59,7 +59,9 @@ impl Attachment {
             host_veth: path.host_veth.as_ref().map(|l| l.name.clone()),
             bridge: path.bridge.as_ref().map(|l| l.name.clone()),
             route_table: egress.and_then(|e| e.table),
-            egress_device: egress.and_then(|e| e.egress_device.as_ref()).map(|l| l.name.clone()),
+            egress_device: egress
+                .and_then(|e| e.egress_device.as_ref())
+                .map(|l| l.name.clone()),
             eni_mac: egress.and_then(|e| e.eni_mac),
             vlan_id: egress.and_then(|e| e.vlan_id),
             wiring: path.wiring,
@@ -71,7 +73,10 @@ impl Attachment {
 impl Attachment {
     /// The index key of this pod's timeline; `None` for a pod without a name.
     pub fn pod_key(&self) -> Option<i32> {
-        Some(pod_key(self.pod_namespace.as_deref()?, self.pod_name.as_deref()?))
+        Some(pod_key(
+            self.pod_namespace.as_deref()?,
+            self.pod_name.as_deref()?,
+        ))
     }
 }
 
@@ -80,7 +85,11 @@ impl Attachment {
 /// wrong answer.
 pub fn pod_key(namespace: &str, name: &str) -> i32 {
     use sha2::{Digest, Sha256};
-    let digest = Sha256::new().chain_update(namespace).chain_update("/").chain_update(name).finalize();
+    let digest = Sha256::new()
+        .chain_update(namespace)
+        .chain_update("/")
+        .chain_update(name)
+        .finalize();
     i32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
 }
 
@@ -88,7 +97,10 @@ impl Keyed for Attachment {
     type Key = AttachmentKey;
 
     fn key(&self) -> AttachmentKey {
-        AttachmentKey { netns_inode: self.netns_inode, interface: self.interface.clone() }
+        AttachmentKey {
+            netns_inode: self.netns_inode,
+            interface: self.interface.clone(),
+        }
     }
 }
 
@@ -160,7 +172,11 @@ mod tests {
 
     #[test]
     fn problem_codes_round_trip_and_match_serde_names() {
-        for code in [ProblemCode::NoCniCacheEntry, ProblemCode::KernelDisagrees, ProblemCode::IpamMismatch] {
+        for code in [
+            ProblemCode::NoCniCacheEntry,
+            ProblemCode::KernelDisagrees,
+            ProblemCode::IpamMismatch,
+        ] {
             let s = problem_code_str(code);
             assert_eq!(parse_problem_code(s), Some(code));
             assert_eq!(serde_json::to_string(&code).unwrap(), format!("\"{s}\""));
@@ -177,7 +193,12 @@ mod tests {
 
     #[test]
     fn wirings_round_trip() {
-        for w in [Wiring::AwsVpcCni, Wiring::AwsVpcCniBranch, Wiring::Flannel, Wiring::Unknown] {
+        for w in [
+            Wiring::AwsVpcCni,
+            Wiring::AwsVpcCniBranch,
+            Wiring::Flannel,
+            Wiring::Unknown,
+        ] {
             assert_eq!(parse_wiring(w.as_str()), Some(w));
         }
     }

@@ -47,7 +47,12 @@ pub fn diff<T: Keyed + Clone>(current: &[T], new: &[T]) -> Diff<T> {
             None => open.push(row.clone()),
         }
     }
-    close.extend(current_by_key.keys().filter(|k| !new_keys.contains(*k)).cloned());
+    close.extend(
+        current_by_key
+            .keys()
+            .filter(|k| !new_keys.contains(*k))
+            .cloned(),
+    );
     close.sort();
     Diff { close, open }
 }
@@ -73,7 +78,11 @@ mod tests {
             host_veth: Some(format!("eni{inode}")),
             bridge: None,
             route_table: Some(table),
-            egress_device: Some(if table == 254 { "eth0".into() } else { "eth1".into() }),
+            egress_device: Some(if table == 254 {
+                "eth0".into()
+            } else {
+                "eth1".into()
+            }),
             eni_mac: Some(eni.parse::<MacAddr>().unwrap()),
             vlan_id: None,
             wiring: Wiring::AwsVpcCni,
@@ -82,7 +91,10 @@ mod tests {
     }
 
     fn key(inode: u64) -> AttachmentKey {
-        AttachmentKey { netns_inode: inode, interface: "eth0".into() }
+        AttachmentKey {
+            netns_inode: inode,
+            interface: "eth0".into(),
+        }
     }
 
     const ENI0: &str = "02:00:00:00:00:01";
@@ -107,15 +119,69 @@ mod tests {
             open: Vec<Attachment>,
         }
         let cases = [
-            Case { name: "first snapshot opens all", current: vec![], new: vec![a.clone(), b.clone()], close: vec![], open: vec![a.clone(), b.clone()] },
-            Case { name: "identical keeps all open", current: vec![a.clone(), b.clone()], new: vec![b.clone(), a.clone()], close: vec![], open: vec![] },
-            Case { name: "pod deleted closes it", current: vec![a.clone(), b.clone()], new: vec![a.clone()], close: vec![key(2)], open: vec![] },
-            Case { name: "pod added opens it", current: vec![a.clone()], new: vec![a.clone(), b.clone()], close: vec![], open: vec![b.clone()] },
-            Case { name: "IP change closes and reopens", current: vec![a.clone(), b.clone()], new: vec![a.clone(), b_new_ip.clone()], close: vec![key(2)], open: vec![b_new_ip.clone()] },
-            Case { name: "move to another ENI's table", current: vec![a.clone(), b.clone()], new: vec![a.clone(), b_moved.clone()], close: vec![key(2)], open: vec![b_moved.clone()] },
-            Case { name: "new problem is a change", current: vec![a.clone()], new: vec![a_problem.clone()], close: vec![key(1)], open: vec![a_problem.clone()] },
-            Case { name: "recycled netns inode, other pod", current: vec![a.clone()], new: vec![a_renamed.clone()], close: vec![key(1)], open: vec![a_renamed.clone()] },
-            Case { name: "everything gone", current: vec![a.clone(), b.clone()], new: vec![], close: vec![key(1), key(2)], open: vec![] },
+            Case {
+                name: "first snapshot opens all",
+                current: vec![],
+                new: vec![a.clone(), b.clone()],
+                close: vec![],
+                open: vec![a.clone(), b.clone()],
+            },
+            Case {
+                name: "identical keeps all open",
+                current: vec![a.clone(), b.clone()],
+                new: vec![b.clone(), a.clone()],
+                close: vec![],
+                open: vec![],
+            },
+            Case {
+                name: "pod deleted closes it",
+                current: vec![a.clone(), b.clone()],
+                new: vec![a.clone()],
+                close: vec![key(2)],
+                open: vec![],
+            },
+            Case {
+                name: "pod added opens it",
+                current: vec![a.clone()],
+                new: vec![a.clone(), b.clone()],
+                close: vec![],
+                open: vec![b.clone()],
+            },
+            Case {
+                name: "IP change closes and reopens",
+                current: vec![a.clone(), b.clone()],
+                new: vec![a.clone(), b_new_ip.clone()],
+                close: vec![key(2)],
+                open: vec![b_new_ip.clone()],
+            },
+            Case {
+                name: "move to another ENI's table",
+                current: vec![a.clone(), b.clone()],
+                new: vec![a.clone(), b_moved.clone()],
+                close: vec![key(2)],
+                open: vec![b_moved.clone()],
+            },
+            Case {
+                name: "new problem is a change",
+                current: vec![a.clone()],
+                new: vec![a_problem.clone()],
+                close: vec![key(1)],
+                open: vec![a_problem.clone()],
+            },
+            Case {
+                name: "recycled netns inode, other pod",
+                current: vec![a.clone()],
+                new: vec![a_renamed.clone()],
+                close: vec![key(1)],
+                open: vec![a_renamed.clone()],
+            },
+            Case {
+                name: "everything gone",
+                current: vec![a.clone(), b.clone()],
+                new: vec![],
+                close: vec![key(1), key(2)],
+                open: vec![],
+            },
         ];
         for case in cases {
             let d = diff(&case.current, &case.new);

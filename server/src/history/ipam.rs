@@ -26,7 +26,9 @@ impl IpamSource {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [IpamSource::Ipamd, IpamSource::HostLocal].into_iter().find(|x| x.as_str() == s)
+        [IpamSource::Ipamd, IpamSource::HostLocal]
+            .into_iter()
+            .find(|x| x.as_str() == s)
     }
 }
 
@@ -51,7 +53,10 @@ impl Keyed for IpamPool {
     type Key = IpamPoolKey;
 
     fn key(&self) -> IpamPoolKey {
-        IpamPoolKey { source: self.source, pool: self.pool.clone() }
+        IpamPoolKey {
+            source: self.source,
+            pool: self.pool.clone(),
+        }
     }
 }
 
@@ -78,7 +83,11 @@ pub fn ipam_pools_of(snapshot: &NodeSnapshot) -> Vec<IpamPool> {
         if !seen.insert(network.network.clone()) {
             continue;
         }
-        let total = network.ranges.iter().map(usable_addresses).fold(0i64, i64::saturating_add);
+        let total = network
+            .ranges
+            .iter()
+            .map(usable_addresses)
+            .fold(0i64, i64::saturating_add);
         let assigned = i64::try_from(network.allocations.len()).unwrap_or(i64::MAX);
         pools.push(IpamPool {
             source: IpamSource::HostLocal,
@@ -93,7 +102,11 @@ pub fn ipam_pools_of(snapshot: &NodeSnapshot) -> Vec<IpamPool> {
 
 fn usable_addresses(range: &IpNet) -> i64 {
     let host_bits = u32::from(range.max_prefix_len() - range.prefix_len());
-    let size: i64 = if host_bits >= 63 { i64::MAX } else { 1i64 << host_bits };
+    let size: i64 = if host_bits >= 63 {
+        i64::MAX
+    } else {
+        1i64 << host_bits
+    };
     let reserved = match range.addr() {
         // network + broadcast + gateway, except on /31 and /32 which have none of them
         IpAddr::V4(_) if host_bits >= 2 => 3,
@@ -114,20 +127,31 @@ mod tests {
 
     #[test]
     fn ipamd_cards_and_host_local_ranges() {
-        let mut snapshot = NodeSnapshot::default();
-        snapshot.vpc_cni = Some(VpcCniState {
-            ipamd: Some(IpamdEnis {
-                shape: IpamdShape::PerNetworkCard,
-                network_cards: vec![IpamdNetworkCard { index: 0, total_ips: 28, assigned_ips: 9, enis: vec![] }],
+        let mut snapshot = NodeSnapshot {
+            vpc_cni: Some(VpcCniState {
+                ipamd: Some(IpamdEnis {
+                    shape: IpamdShape::PerNetworkCard,
+                    network_cards: vec![IpamdNetworkCard {
+                        index: 0,
+                        total_ips: 28,
+                        assigned_ips: 9,
+                        enis: vec![],
+                    }],
+                }),
+                checkpoint: None,
             }),
-            checkpoint: None,
-        });
+            ..NodeSnapshot::default()
+        };
         snapshot.cni.host_local = vec![HostLocalNetwork {
             network: "cbr0".into(),
             dir: "var/lib/cni/networks/cbr0".into(),
             allocations: ["10.244.1.2", "10.244.1.3"]
                 .iter()
-                .map(|ip| HostLocalAllocation { ip: ip.parse().unwrap(), container_id: "c".into(), if_name: None })
+                .map(|ip| HostLocalAllocation {
+                    ip: ip.parse().unwrap(),
+                    container_id: "c".into(),
+                    if_name: None,
+                })
                 .collect(),
             last_reserved: vec![],
             ranges: vec!["10.244.1.0/24".parse().unwrap()],
@@ -136,15 +160,30 @@ mod tests {
         assert_eq!(
             pools,
             vec![
-                IpamPool { source: IpamSource::Ipamd, pool: "network-card-0".into(), assigned: 9, free: 19, total: 28 },
-                IpamPool { source: IpamSource::HostLocal, pool: "cbr0".into(), assigned: 2, free: 251, total: 253 },
+                IpamPool {
+                    source: IpamSource::Ipamd,
+                    pool: "network-card-0".into(),
+                    assigned: 9,
+                    free: 19,
+                    total: 28
+                },
+                IpamPool {
+                    source: IpamSource::HostLocal,
+                    pool: "cbr0".into(),
+                    assigned: 2,
+                    free: 251,
+                    total: 253
+                },
             ]
         );
     }
 
     #[test]
     fn huge_ipv6_range_saturates() {
-        assert_eq!(usable_addresses(&"fd00::/64".parse().unwrap()), i64::MAX - 2);
+        assert_eq!(
+            usable_addresses(&"fd00::/64".parse().unwrap()),
+            i64::MAX - 2
+        );
         assert_eq!(usable_addresses(&"10.0.0.7/32".parse().unwrap()), 1);
     }
 }

@@ -9,7 +9,8 @@ mod diff;
 mod ipam;
 
 pub use attachment::{
-    Attachment, AttachmentKey, attachments_of, parse_problem_code, pod_key, parse_wiring, problem_code_str,
+    Attachment, AttachmentKey, attachments_of, parse_problem_code, parse_wiring, pod_key,
+    problem_code_str,
 };
 pub use diff::{Diff, Keyed, diff};
 pub use ipam::{IpamPool, IpamPoolKey, IpamSource, ipam_pools_of};

@@ -23,13 +23,21 @@ impl PostgresBinaries {
         let mut candidates: Vec<(Vec<u32>, PathBuf)> = entries
             .filter_map(Result::ok)
             .filter_map(|entry| {
-                let version = entry.file_name().to_str()?.split('.').map(|p| p.parse().ok()).collect::<Option<Vec<u32>>>()?;
+                let version = entry
+                    .file_name()
+                    .to_str()?
+                    .split('.')
+                    .map(|p| p.parse().ok())
+                    .collect::<Option<Vec<u32>>>()?;
                 let bin = entry.path().join("bin");
                 complete(&bin).then_some((version, bin))
             })
             .collect();
         candidates.sort();
-        candidates.pop().map(|(_, dir)| PostgresBinaries { dir }).ok_or(LocalPostgresError::NoBinaries)
+        candidates
+            .pop()
+            .map(|(_, dir)| PostgresBinaries { dir })
+            .ok_or(LocalPostgresError::NoBinaries)
     }
 
     fn find_on_path() -> Result<Self, LocalPostgresError> {
@@ -50,7 +58,9 @@ impl PostgresBinaries {
 }
 
 fn complete(dir: &Path) -> bool {
-    ["initdb", "pg_ctl", "postgres"].iter().all(|b| dir.join(b).is_file())
+    ["initdb", "pg_ctl", "postgres"]
+        .iter()
+        .all(|b| dir.join(b).is_file())
 }
 
 #[cfg(test)]
@@ -60,15 +70,27 @@ mod tests {
     #[test]
     fn newest_complete_version_wins() {
         let root = tempfile::tempdir().unwrap();
-        for (version, complete) in [("9.6", true), ("15", true), ("16", false), ("notaversion", true)] {
+        for (version, complete) in [
+            ("9.6", true),
+            ("15", true),
+            ("16", false),
+            ("notaversion", true),
+        ] {
             let bin = root.path().join(version).join("bin");
             std::fs::create_dir_all(&bin).unwrap();
-            let names: &[&str] = if complete { &["initdb", "pg_ctl", "postgres"] } else { &["initdb"] };
+            let names: &[&str] = if complete {
+                &["initdb", "pg_ctl", "postgres"]
+            } else {
+                &["initdb"]
+            };
             for name in names {
                 std::fs::write(bin.join(name), "").unwrap();
             }
         }
-        assert_eq!(PostgresBinaries::find_in(root.path()).unwrap().dir, root.path().join("15/bin"));
+        assert_eq!(
+            PostgresBinaries::find_in(root.path()).unwrap().dir,
+            root.path().join("15/bin")
+        );
         assert!(PostgresBinaries::find_in(&root.path().join("missing")).is_err());
     }
 }

@@ -36,7 +36,8 @@ impl LocalPostgres {
         let binaries = PostgresBinaries::find()?;
         let run_as = unprivileged_user()?;
         std::fs::create_dir_all(data_root).map_err(io_error("cannot create", data_root))?;
-        let data_root = std::fs::canonicalize(data_root).map_err(io_error("cannot resolve", data_root))?;
+        let data_root =
+            std::fs::canonicalize(data_root).map_err(io_error("cannot resolve", data_root))?;
         let data_dir = data_root.join("postgres");
         if let Some((uid, gid)) = run_as {
             check_reachable(&data_dir, uid, gid)?;
@@ -45,12 +46,20 @@ impl LocalPostgres {
             .prefix("podwire-pg-")
             .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir_in("/tmp")
-            .map_err(io_error("cannot create a socket directory in", Path::new("/tmp")))?;
+            .map_err(io_error(
+                "cannot create a socket directory in",
+                Path::new("/tmp"),
+            ))?;
         if let Some((uid, gid)) = run_as {
             chown(socket_dir.path(), uid, gid)?;
         }
-        let mut postgres =
-            LocalPostgres { binaries, data_dir, socket_dir: Some(socket_dir), run_as, running: false };
+        let mut postgres = LocalPostgres {
+            binaries,
+            data_dir,
+            socket_dir: Some(socket_dir),
+            run_as,
+            running: false,
+        };
 
         if !postgres.data_dir.join("PG_VERSION").is_file() {
             postgres.initdb(&data_root).await?;
@@ -70,7 +79,9 @@ impl LocalPostgres {
     }
 
     pub fn socket_dir(&self) -> &Path {
-        self.socket_dir.as_ref().map_or(Path::new("/nonexistent"), |d| d.path())
+        self.socket_dir
+            .as_ref()
+            .map_or(Path::new("/nonexistent"), |d| d.path())
     }
 
     /// How to reach the `podwire` database over the socket.
@@ -121,7 +132,11 @@ impl LocalPostgres {
     /// initdb into a scratch directory, renamed into place only when complete: an interrupted
     /// first run leaves nothing that looks like a cluster.
     async fn initdb(&self, data_root: &Path) -> Result<(), LocalPostgresError> {
-        if self.data_dir.exists() && std::fs::read_dir(&self.data_dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
+        if self.data_dir.exists()
+            && std::fs::read_dir(&self.data_dir)
+                .map(|mut d| d.next().is_some())
+                .unwrap_or(true)
+        {
             return Err(LocalPostgresError::NotADataDirectory(self.data_dir.clone()));
         }
         let scratch = data_root.join("postgres.initdb");
@@ -135,12 +150,24 @@ impl LocalPostgres {
             chown(&scratch, uid, gid)?;
         }
         let scratch_arg = scratch.display().to_string();
-        let args = ["-D", &scratch_arg, "-U", ROLE, "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8"];
+        let args = [
+            "-D",
+            &scratch_arg,
+            "-U",
+            ROLE,
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+        ];
         self.run(&self.binaries.initdb(), &args).await?;
         if self.data_dir.exists() {
-            std::fs::remove_dir(&self.data_dir).map_err(io_error("cannot replace", &self.data_dir))?;
+            std::fs::remove_dir(&self.data_dir)
+                .map_err(io_error("cannot replace", &self.data_dir))?;
         }
-        std::fs::rename(&scratch, &self.data_dir).map_err(io_error("cannot move the new cluster to", &self.data_dir))?;
+        std::fs::rename(&scratch, &self.data_dir)
+            .map_err(io_error("cannot move the new cluster to", &self.data_dir))?;
         tracing::info!(data_dir = %self.data_dir.display(), "private Postgres cluster created");
         Ok(())
     }
@@ -150,13 +177,20 @@ impl LocalPostgres {
     /// the file (Postgres itself would refuse to start if the pid is alive).
     async fn clear_stale_postmaster(&self) -> Result<(), LocalPostgresError> {
         let pid_file = self.data_dir.join("postmaster.pid");
-        let Some(pid) = read_postmaster_pid(&self.data_dir) else { return Ok(()) };
+        let Some(pid) = read_postmaster_pid(&self.data_dir) else {
+            return Ok(());
+        };
         let old_socket_dir = read_socket_dir(&self.data_dir).filter(|dir| dir != self.socket_dir());
         let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok();
-        let ours = cwd.as_deref().and_then(|c| std::fs::canonicalize(c).ok()) == std::fs::canonicalize(&self.data_dir).ok();
+        let ours = cwd.as_deref().and_then(|c| std::fs::canonicalize(c).ok())
+            == std::fs::canonicalize(&self.data_dir).ok();
         if ours {
-            tracing::warn!(pid, "a private Postgres from an earlier run is still running; stopping it");
-            self.pg_ctl(&["stop", "-m", "fast", "-w", "-t", "60"]).await?;
+            tracing::warn!(
+                pid,
+                "a private Postgres from an earlier run is still running; stopping it"
+            );
+            self.pg_ctl(&["stop", "-m", "fast", "-w", "-t", "60"])
+                .await?;
         } else {
             tracing::warn!(pid, "removing a stale postmaster.pid");
             std::fs::remove_file(&pid_file).map_err(io_error("cannot remove", &pid_file))?;
@@ -182,27 +216,45 @@ impl LocalPostgres {
                 chown(&log_dir, uid, gid)?;
             }
         }
-        self.pg_ctl(&["start", "-w", "-t", "60", "-l", &log_arg, "-o", &options]).await.map_err(|err| match err {
-            LocalPostgresError::Command { program, status, output } => {
-                let tail = std::fs::read_to_string(&log).unwrap_or_default();
-                let tail: Vec<&str> = tail.lines().rev().take(5).collect();
-                let tail: Vec<&str> = tail.into_iter().rev().collect();
-                LocalPostgresError::Command { program, status, output: format!("{output}\n{}", tail.join("\n")) }
-            }
-            other => other,
-        })?;
+        self.pg_ctl(&["start", "-w", "-t", "60", "-l", &log_arg, "-o", &options])
+            .await
+            .map_err(|err| match err {
+                LocalPostgresError::Command {
+                    program,
+                    status,
+                    output,
+                } => {
+                    let tail = std::fs::read_to_string(&log).unwrap_or_default();
+                    let tail: Vec<&str> = tail.lines().rev().take(5).collect();
+                    let tail: Vec<&str> = tail.into_iter().rev().collect();
+                    LocalPostgresError::Command {
+                        program,
+                        status,
+                        output: format!("{output}\n{}", tail.join("\n")),
+                    }
+                }
+                other => other,
+            })?;
         Ok(())
     }
 
     async fn ensure_database(&self) -> Result<(), LocalPostgresError> {
-        let mut conn = self.connect_options().database("postgres").connect().await.map_err(LocalPostgresError::Connect)?;
-        let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
-            .bind(DATABASE)
-            .fetch_optional(&mut conn)
+        let mut conn = self
+            .connect_options()
+            .database("postgres")
+            .connect()
             .await
             .map_err(LocalPostgresError::Connect)?;
+        let exists: Option<i32> =
+            sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+                .bind(DATABASE)
+                .fetch_optional(&mut conn)
+                .await
+                .map_err(LocalPostgresError::Connect)?;
         if exists.is_none() {
-            conn.execute("CREATE DATABASE podwire").await.map_err(LocalPostgresError::Connect)?;
+            conn.execute("CREATE DATABASE podwire")
+                .await
+                .map_err(LocalPostgresError::Connect)?;
         }
         conn.close().await.map_err(LocalPostgresError::Connect)
     }
@@ -229,13 +281,27 @@ impl LocalPostgres {
         if let Some((uid, gid)) = self.run_as {
             command.uid(uid.as_raw()).gid(gid.as_raw());
         }
-        let name = program.file_name().map_or_else(|| program.display().to_string(), |n| n.to_string_lossy().into_owned());
-        let output = command.output().await.map_err(io_error("cannot run", program))?;
-        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        let name = program.file_name().map_or_else(
+            || program.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let output = command
+            .output()
+            .await
+            .map_err(io_error("cannot run", program))?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
         if output.status.success() {
             Ok(text)
         } else {
-            Err(LocalPostgresError::Command { program: name, status: output.status, output: text.trim().to_owned() })
+            Err(LocalPostgresError::Command {
+                program: name,
+                status: output.status,
+                output: text.trim().to_owned(),
+            })
         }
     }
 }
@@ -260,8 +326,12 @@ impl Drop for LocalPostgres {
         }
         match command.status() {
             Ok(status) if status.success() => tracing::info!("private Postgres stopped"),
-            Ok(status) => tracing::error!(%status, data_dir = %self.data_dir.display(), "could not stop the private Postgres"),
-            Err(err) => tracing::error!(error = %err, "could not run pg_ctl to stop the private Postgres"),
+            Ok(status) => {
+                tracing::error!(%status, data_dir = %self.data_dir.display(), "could not stop the private Postgres")
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "could not run pg_ctl to stop the private Postgres")
+            }
         }
     }
 }
@@ -312,7 +382,8 @@ fn check_reachable(dir: &Path, uid: Uid, gid: Gid) -> Result<(), LocalPostgresEr
 }
 
 fn chown(path: &Path, uid: Uid, gid: Gid) -> Result<(), LocalPostgresError> {
-    std::os::unix::fs::chown(path, Some(uid.as_raw()), Some(gid.as_raw())).map_err(io_error("cannot change the owner of", path))
+    std::os::unix::fs::chown(path, Some(uid.as_raw()), Some(gid.as_raw()))
+        .map_err(io_error("cannot change the owner of", path))
 }
 
 /// A data directory created by another user (a run without root, say) is handed to `uid`.
@@ -325,7 +396,10 @@ fn chown_tree_if_needed(dir: &Path, uid: Uid, gid: Gid) -> Result<(), LocalPostg
     let mut stack = vec![dir.to_owned()];
     while let Some(path) = stack.pop() {
         chown(&path, uid, gid)?;
-        if std::fs::symlink_metadata(&path).map_err(io_error("cannot inspect", &path))?.is_dir() {
+        if std::fs::symlink_metadata(&path)
+            .map_err(io_error("cannot inspect", &path))?
+            .is_dir()
+        {
             for entry in std::fs::read_dir(&path).map_err(io_error("cannot list", &path))? {
                 stack.push(entry.map_err(io_error("cannot list", &path))?.path());
             }

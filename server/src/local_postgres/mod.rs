@@ -24,7 +24,9 @@ pub enum LocalPostgresError {
          (apt-get install postgresql) or set DATABASE_URL"
     )]
     NoBinaries,
-    #[error("user {0:?} does not exist; it is needed to run Postgres when podwire-server runs as root")]
+    #[error(
+        "user {0:?} does not exist; it is needed to run Postgres when podwire-server runs as root"
+    )]
     NoUnprivilegedUser(&'static str),
     #[error("cannot look up user {0:?}")]
     UserLookup(&'static str, #[source] nix::Error),
@@ -37,14 +39,29 @@ pub enum LocalPostgresError {
     #[error("{} exists but is not a Postgres data directory; move it away or choose another --data-dir", .0.display())]
     NotADataDirectory(PathBuf),
     #[error("{action} {}", .path.display())]
-    Io { action: &'static str, path: PathBuf, source: std::io::Error },
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{program} failed ({status}): {output}")]
-    Command { program: String, status: std::process::ExitStatus, output: String },
+    Command {
+        program: String,
+        status: std::process::ExitStatus,
+        output: String,
+    },
     #[error("cannot connect to the private Postgres")]
     Connect(#[source] sqlx::Error),
 }
 
-fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> LocalPostgresError + use<> {
+fn io_error(
+    action: &'static str,
+    path: &Path,
+) -> impl FnOnce(std::io::Error) -> LocalPostgresError + use<> {
     let path = path.to_owned();
-    move |source| LocalPostgresError::Io { action, path, source }
+    move |source| LocalPostgresError::Io {
+        action,
+        path,
+        source,
+    }
 }

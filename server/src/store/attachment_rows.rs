@@ -6,7 +6,9 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 
 use super::{NodeId, StoreError};
-use crate::history::{Attachment, AttachmentKey, parse_problem_code, parse_wiring, problem_code_str};
+use crate::history::{
+    Attachment, AttachmentKey, parse_problem_code, parse_wiring, problem_code_str,
+};
 
 /// The columns [`decode`] reads, for a `pod_attachments` aliased `a`. A macro so that queries are
 /// assembled with `concat!` into static strings: no SQL is built at run time from values.
@@ -26,7 +28,8 @@ pub(crate) fn decode(row: &PgRow) -> Result<Attachment, StoreError> {
     let route_table: Option<i32> = row.try_get("route_table")?;
     let vlan_id: Option<i16> = row.try_get("vlan_id")?;
     Ok(Attachment {
-        netns_inode: u64::try_from(inode).map_err(|_| corrupt("netns_inode", &inode.to_string()))?,
+        netns_inode: u64::try_from(inode)
+            .map_err(|_| corrupt("netns_inode", &inode.to_string()))?,
         interface: row.try_get("interface")?,
         pod_namespace: row.try_get("pod_namespace")?,
         pod_name: row.try_get("pod_name")?,
@@ -49,14 +52,18 @@ pub(crate) fn decode(row: &PgRow) -> Result<Attachment, StoreError> {
 
 fn mac(row: &PgRow, column: &str) -> Result<Option<MacAddr>, StoreError> {
     let text: Option<String> = row.try_get(column)?;
-    text.map(|t| t.parse::<MacAddr>().map_err(|_| corrupt(column, &t))).transpose()
+    text.map(|t| t.parse::<MacAddr>().map_err(|_| corrupt(column, &t)))
+        .transpose()
 }
 
 fn corrupt(column: &str, value: &str) -> StoreError {
     StoreError::CorruptRow(format!("pod_attachments.{column} = {value:?}"))
 }
 
-pub(crate) async fn open_rows(conn: &mut PgConnection, node: NodeId) -> Result<Vec<Attachment>, StoreError> {
+pub(crate) async fn open_rows(
+    conn: &mut PgConnection,
+    node: NodeId,
+) -> Result<Vec<Attachment>, StoreError> {
     let sql = concat!(
         "SELECT ",
         attachment_columns!(),
@@ -76,7 +83,10 @@ pub(crate) async fn close(
     if keys.is_empty() {
         return Ok(0);
     }
-    let inodes: Vec<i64> = keys.iter().map(|k| inode_column(k.netns_inode)).collect::<Result<_, _>>()?;
+    let inodes: Vec<i64> = keys
+        .iter()
+        .map(|k| inode_column(k.netns_inode))
+        .collect::<Result<_, _>>()?;
     let interfaces: Vec<&str> = keys.iter().map(|k| k.interface.as_str()).collect();
     let result = sqlx::query(
         "WITH closed AS ( \
@@ -109,7 +119,10 @@ pub(crate) async fn open(
     if rows.is_empty() {
         return Ok(0);
     }
-    let inodes: Vec<i64> = rows.iter().map(|a| inode_column(a.netns_inode)).collect::<Result<_, _>>()?;
+    let inodes: Vec<i64> = rows
+        .iter()
+        .map(|a| inode_column(a.netns_inode))
+        .collect::<Result<_, _>>()?;
     let result = sqlx::query(
         "INSERT INTO current_pod_attachments (node_id, valid_from, netns_inode, interface, pod_namespace, \
              pod_name, ip, mac, host_veth, bridge, route_table, egress_device, eni_mac, vlan_id, wiring, \
@@ -147,9 +160,14 @@ pub(crate) async fn open(
 
 /// Problem codes joined with commas (codes are snake_case words, never holding one).
 fn problems_column(a: &Attachment) -> String {
-    a.problems.iter().map(|p| problem_code_str(*p)).collect::<Vec<_>>().join(",")
+    a.problems
+        .iter()
+        .map(|p| problem_code_str(*p))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn inode_column(inode: u64) -> Result<i64, StoreError> {
-    i64::try_from(inode).map_err(|_| StoreError::InvalidSnapshot("network namespace inode beyond 2^63"))
+    i64::try_from(inode)
+        .map_err(|_| StoreError::InvalidSnapshot("network namespace inode beyond 2^63"))
 }

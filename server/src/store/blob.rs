@@ -55,8 +55,13 @@ impl SnapshotBlob {
     pub fn of(snapshot: &NodeSnapshot) -> Result<Self, BlobError> {
         let raw = serde_json::to_vec(&canonical(snapshot)).map_err(BlobError::Serialize)?;
         let hash = Sha256::digest(&raw).into();
-        let compressed = zstd::encode_all(raw.as_slice(), ZSTD_LEVEL).map_err(BlobError::Compress)?;
-        Ok(SnapshotBlob { hash, raw_len: raw.len(), compressed })
+        let compressed =
+            zstd::encode_all(raw.as_slice(), ZSTD_LEVEL).map_err(BlobError::Compress)?;
+        Ok(SnapshotBlob {
+            hash,
+            raw_len: raw.len(),
+            compressed,
+        })
     }
 }
 

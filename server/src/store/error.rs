@@ -10,8 +10,15 @@ pub enum StoreError {
     Query(#[source] sqlx::Error),
     #[error("applying the database migrations failed")]
     Migrate(#[source] sqlx::migrate::MigrateError),
-    #[error("snapshot names node {snapshot_cluster}/{snapshot_node}, but was sent for {cluster}/{node}")]
-    IdentityMismatch { cluster: String, node: String, snapshot_cluster: String, snapshot_node: String },
+    #[error(
+        "snapshot names node {snapshot_cluster}/{snapshot_node}, but was sent for {cluster}/{node}"
+    )]
+    IdentityMismatch {
+        cluster: String,
+        node: String,
+        snapshot_cluster: String,
+        snapshot_node: String,
+    },
     #[error("invalid snapshot: {0}")]
     InvalidSnapshot(&'static str),
     #[error("snapshot blob unusable")]
@@ -22,7 +29,11 @@ pub enum StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
-        if is_unavailable(&err) { StoreError::Unavailable(err) } else { StoreError::Query(err) }
+        if is_unavailable(&err) {
+            StoreError::Unavailable(err)
+        } else {
+            StoreError::Query(err)
+        }
     }
 }
 
@@ -30,10 +41,13 @@ impl From<sqlx::Error> for StoreError {
 /// went away or refuses connections (SQLSTATE classes 08 and 57P).
 pub(crate) fn is_unavailable(err: &sqlx::Error) -> bool {
     match err {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
-        sqlx::Error::Database(db) => {
-            db.code().is_some_and(|code| code.starts_with("08") || code.starts_with("57P"))
-        }
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
         _ => false,
     }
 }

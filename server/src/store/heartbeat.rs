@@ -13,7 +13,10 @@ use super::{NodeId, Store, StoreError};
 impl Store {
     /// Moves each node's `last_heartbeat_at` forward to the given time (never back), in one
     /// statement. Unknown node ids are ignored.
-    pub async fn record_heartbeats(&self, batch: &[(NodeId, DateTime<Utc>)]) -> Result<u64, StoreError> {
+    pub async fn record_heartbeats(
+        &self,
+        batch: &[(NodeId, DateTime<Utc>)],
+    ) -> Result<u64, StoreError> {
         if batch.is_empty() {
             return Ok(0);
         }
@@ -44,12 +47,18 @@ impl HeartbeatCoalescer {
     /// Records that `node` was alive at `at`.
     pub fn note(&self, node: NodeId, at: DateTime<Utc>) {
         let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-        pending.entry(node).and_modify(|t| *t = (*t).max(at)).or_insert(at);
+        pending
+            .entry(node)
+            .and_modify(|t| *t = (*t).max(at))
+            .or_insert(at);
     }
 
     /// Heartbeats noted since the last flush.
     pub fn pending(&self) -> usize {
-        self.pending.lock().unwrap_or_else(PoisonError::into_inner).len()
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     /// Writes everything noted so far in one statement. When the write fails, the batch is kept
@@ -71,7 +80,12 @@ impl HeartbeatCoalescer {
     }
 
     /// Flushes every `interval` until `shutdown` turns true, then once more.
-    pub async fn run_flusher(self, store: Store, interval: Duration, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run_flusher(
+        self,
+        store: Store,
+        interval: Duration,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {

@@ -39,7 +39,9 @@ pub enum StoredOutcome {
 impl StoredOutcome {
     pub fn node_id(&self) -> NodeId {
         match self {
-            StoredOutcome::Unchanged { node_id } | StoredOutcome::Stored { node_id, .. } => *node_id,
+            StoredOutcome::Unchanged { node_id } | StoredOutcome::Stored { node_id, .. } => {
+                *node_id
+            }
         }
     }
 }
@@ -66,12 +68,16 @@ impl PreparedSnapshot {
         let collected_at = DateTime::<Utc>::from_timestamp_millis(identity.collected_at_unix_ms)
             .ok_or(StoreError::InvalidSnapshot("collection time out of range"))?;
         Ok(PreparedSnapshot {
-            node: NodeKey { cluster: identity.cluster.clone(), name: identity.node_name.clone() },
+            node: NodeKey {
+                cluster: identity.cluster.clone(),
+                name: identity.node_name.clone(),
+            },
             boot_id: identity.boot_id.clone(),
             kernel: identity.kernel.clone(),
             agent_version: identity.agent_version.clone(),
             collected_at,
-            collection_duration_us: i64::try_from(identity.collection_duration_us).unwrap_or(i64::MAX),
+            collection_duration_us: i64::try_from(identity.collection_duration_us)
+                .unwrap_or(i64::MAX),
             blob: SnapshotBlob::of(snapshot)?,
             attachments: attachments_of(resolution),
             ipam_pools: ipam_pools_of(snapshot),
@@ -150,7 +156,9 @@ impl Store {
             return Ok(StoredOutcome::Unchanged { node_id });
         }
 
-        let valid_from = last_valid_from.map_or(prepared.collected_at, |last| last.max(prepared.collected_at));
+        let valid_from = last_valid_from.map_or(prepared.collected_at, |last| {
+            last.max(prepared.collected_at)
+        });
 
         sqlx::query(
             "INSERT INTO snapshot_blobs (hash, raw_bytes, content) VALUES ($1, $2, $3) \
@@ -176,15 +184,17 @@ impl Store {
         .await?
         .try_get("id")?;
 
-        let current = attachment_rows::open_rows(&mut *tx, node_id).await?;
+        let current = attachment_rows::open_rows(&mut tx, node_id).await?;
         let attachments = diff(&current, &prepared.attachments);
-        let mut closed = attachment_rows::close(&mut *tx, node_id, &attachments.close, valid_from).await?;
-        let mut opened = attachment_rows::open(&mut *tx, node_id, &attachments.open, valid_from).await?;
+        let mut closed =
+            attachment_rows::close(&mut tx, node_id, &attachments.close, valid_from).await?;
+        let mut opened =
+            attachment_rows::open(&mut tx, node_id, &attachments.open, valid_from).await?;
 
-        let current = ipam_rows::open_rows(&mut *tx, node_id).await?;
+        let current = ipam_rows::open_rows(&mut tx, node_id).await?;
         let pools = diff(&current, &prepared.ipam_pools);
-        closed += ipam_rows::close(&mut *tx, node_id, &pools.close, valid_from).await?;
-        opened += ipam_rows::open(&mut *tx, node_id, &pools.open, valid_from).await?;
+        closed += ipam_rows::close(&mut tx, node_id, &pools.close, valid_from).await?;
+        opened += ipam_rows::open(&mut tx, node_id, &pools.open, valid_from).await?;
 
         sqlx::query(
             "UPDATE nodes SET boot_id = $2, kernel = $3, agent_version = $4, last_snapshot_hash = $5, \
@@ -203,6 +213,11 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(StoredOutcome::Stored { node_id, snapshot_id, opened, closed })
+        Ok(StoredOutcome::Stored {
+            node_id,
+            snapshot_id,
+            opened,
+            closed,
+        })
     }
 }

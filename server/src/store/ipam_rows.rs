@@ -10,8 +10,9 @@ use crate::history::{IpamPool, IpamPoolKey, IpamSource};
 pub(crate) fn decode(row: &PgRow) -> Result<IpamPool, StoreError> {
     let source: String = row.try_get("source")?;
     Ok(IpamPool {
-        source: IpamSource::parse(&source)
-            .ok_or_else(|| StoreError::CorruptRow(format!("node_ipam_samples.source = {source:?}")))?,
+        source: IpamSource::parse(&source).ok_or_else(|| {
+            StoreError::CorruptRow(format!("node_ipam_samples.source = {source:?}"))
+        })?,
         pool: row.try_get("pool")?,
         assigned: row.try_get("assigned")?,
         free: row.try_get("free")?,
@@ -19,7 +20,10 @@ pub(crate) fn decode(row: &PgRow) -> Result<IpamPool, StoreError> {
     })
 }
 
-pub(crate) async fn open_rows(conn: &mut PgConnection, node: NodeId) -> Result<Vec<IpamPool>, StoreError> {
+pub(crate) async fn open_rows(
+    conn: &mut PgConnection,
+    node: NodeId,
+) -> Result<Vec<IpamPool>, StoreError> {
     let rows = sqlx::query(
         "SELECT source, pool, assigned, free, total FROM node_ipam_samples WHERE node_id = $1 AND valid_to IS NULL",
     )

@@ -62,14 +62,19 @@ impl Store {
     /// Applies pending migrations under the migrator's advisory lock.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         MIGRATOR.run(&self.pool).await.map_err(|err| match err {
-            sqlx::migrate::MigrateError::Execute(e) if error::is_unavailable(&e) => StoreError::Unavailable(e),
+            sqlx::migrate::MigrateError::Execute(e) if error::is_unavailable(&e) => {
+                StoreError::Unavailable(e)
+            }
             other => StoreError::Migrate(other),
         })
     }
 
     /// One round trip to the database: what readiness reports.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(StoreError::from)?;
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::from)?;
         Ok(())
     }
 

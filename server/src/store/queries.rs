@@ -5,8 +5,8 @@ use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
 use podwire_node_state::NodeSnapshot;
-use sqlx::{Postgres, QueryBuilder, Row};
 use sqlx::postgres::PgRow;
+use sqlx::{Postgres, QueryBuilder, Row};
 
 use super::attachment_rows::{self, attachment_columns};
 use super::{NodeId, Store, StoreError, blob};
@@ -64,7 +64,10 @@ pub struct StoredSnapshot {
 /// The columns [`interval`] reads: the interval, its node, and the attachment.
 macro_rules! interval_columns {
     () => {
-        concat!("a.node_id, n.cluster, n.name AS node_name, a.valid_from, a.valid_to, ", attachment_columns!())
+        concat!(
+            "a.node_id, n.cluster, n.name AS node_name, a.valid_from, a.valid_to, ",
+            attachment_columns!()
+        )
     };
 }
 
@@ -81,7 +84,11 @@ fn interval(row: &PgRow) -> Result<AttachmentInterval, StoreError> {
 
 impl Store {
     /// Every node, by cluster and name, with `stale` judged at `now`.
-    pub async fn nodes(&self, now: DateTime<Utc>, stale_after: chrono::Duration) -> Result<Vec<NodeLiveness>, StoreError> {
+    pub async fn nodes(
+        &self,
+        now: DateTime<Utc>,
+        stale_after: chrono::Duration,
+    ) -> Result<Vec<NodeLiveness>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, cluster, name, boot_id, kernel, agent_version, first_seen_at, last_heartbeat_at, \
                     last_snapshot_at, last_heartbeat_at < $1 AS stale \
@@ -94,7 +101,11 @@ impl Store {
     }
 
     /// The nodes not heard from within `stale_after` of `now`.
-    pub async fn stale_nodes(&self, now: DateTime<Utc>, stale_after: chrono::Duration) -> Result<Vec<NodeLiveness>, StoreError> {
+    pub async fn stale_nodes(
+        &self,
+        now: DateTime<Utc>,
+        stale_after: chrono::Duration,
+    ) -> Result<Vec<NodeLiveness>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, cluster, name, boot_id, kernel, agent_version, first_seen_at, last_heartbeat_at, \
                     last_snapshot_at, true AS stale \
@@ -108,14 +119,20 @@ impl Store {
 
     /// The pod interfaces attached at `filter.at`, by cluster, node, namespace, name. Only the
     /// filters given appear in the SQL, so each shape gets a plan that uses the as-of index.
-    pub async fn pods_as_of(&self, filter: &PodFilter) -> Result<Vec<AttachmentInterval>, StoreError> {
+    pub async fn pods_as_of(
+        &self,
+        filter: &PodFilter,
+    ) -> Result<Vec<AttachmentInterval>, StoreError> {
         let mut sql: QueryBuilder<Postgres> = QueryBuilder::new(concat!(
             "SELECT ",
             interval_columns!(),
             " FROM nodes n JOIN pod_attachments a ON a.node_id = n.id \
              WHERE a.valid_from <= "
         ));
-        sql.push_bind(filter.at).push(" AND (a.valid_to IS NULL OR a.valid_to > ").push_bind(filter.at).push(")");
+        sql.push_bind(filter.at)
+            .push(" AND (a.valid_to IS NULL OR a.valid_to > ")
+            .push_bind(filter.at)
+            .push(")");
         if let Some(cluster) = &filter.cluster {
             sql.push(" AND n.cluster = ").push_bind(cluster);
         }
@@ -132,7 +149,11 @@ impl Store {
     }
 
     /// Who held `ip` at `at`: normally one pod interface, more when clusters overlap.
-    pub async fn ip_holders(&self, ip: IpAddr, at: DateTime<Utc>) -> Result<Vec<AttachmentInterval>, StoreError> {
+    pub async fn ip_holders(
+        &self,
+        ip: IpAddr,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<AttachmentInterval>, StoreError> {
         let sql = concat!(
             "SELECT ",
             interval_columns!(),
@@ -140,7 +161,11 @@ impl Store {
              WHERE a.ip = $1 AND a.valid_from <= $2 AND (a.valid_to IS NULL OR a.valid_to > $2) \
              ORDER BY n.cluster, n.name"
         );
-        let rows = sqlx::query(sql).bind(ip).bind(at).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(sql)
+            .bind(ip)
+            .bind(at)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(interval).collect()
     }
 
@@ -197,7 +222,11 @@ impl Store {
     }
 
     /// The snapshot of `node` valid at `at`: the latest one whose interval started by then.
-    pub async fn snapshot_at(&self, node: NodeId, at: DateTime<Utc>) -> Result<Option<StoredSnapshot>, StoreError> {
+    pub async fn snapshot_at(
+        &self,
+        node: NodeId,
+        at: DateTime<Utc>,
+    ) -> Result<Option<StoredSnapshot>, StoreError> {
         let row = sqlx::query(
             "SELECT s.id, s.valid_from, s.collected_at, s.collection_duration_us, b.content \
              FROM snapshots s JOIN snapshot_blobs b ON b.hash = s.blob_hash \

@@ -18,7 +18,10 @@ impl Store {
     /// snapshots superseded by a later snapshot of their node valid at or before it (the one valid
     /// at the cut-off is kept, so "as of" answers stay whole), and blobs that no snapshot
     /// references and that were not referenced since the cut-off.
-    pub async fn apply_retention(&self, cutoff: DateTime<Utc>) -> Result<RetentionReport, StoreError> {
+    pub async fn apply_retention(
+        &self,
+        cutoff: DateTime<Utc>,
+    ) -> Result<RetentionReport, StoreError> {
         let mut tx = self.pool.begin().await?;
         let pod_attachments = sqlx::query(
             "DELETE FROM pod_attachment_history WHERE valid_from < $1 AND valid_to < $1",
@@ -52,6 +55,11 @@ impl Store {
         .await?
         .rows_affected();
         tx.commit().await?;
-        Ok(RetentionReport { pod_attachments, ipam_samples, snapshots, blobs })
+        Ok(RetentionReport {
+            pod_attachments,
+            ipam_samples,
+            snapshots,
+            blobs,
+        })
     }
 }

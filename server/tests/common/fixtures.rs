@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use podwire_node_state::resolver::{
-    Egress, KernelCheck, LinkRef, NetnsRef, NodeResolution, PodInterface, PodPath, Probe, Problem, ProblemCode,
-    Wiring,
+    Egress, KernelCheck, LinkRef, NetnsRef, NodeResolution, PodInterface, PodPath, Probe, Problem,
+    ProblemCode, Wiring,
 };
 use podwire_node_state::{Address, MacAddr, NetnsState, NodeIdentity, NodeSnapshot, RouteScope};
 
@@ -24,7 +24,14 @@ pub struct Pod {
 }
 
 pub fn pod(namespace: &'static str, name: &'static str, inode: u64, ip: &'static str) -> Pod {
-    Pod { namespace, name, inode, ip, table: 254, problems: vec![] }
+    Pod {
+        namespace,
+        name,
+        inode,
+        ip,
+        table: 254,
+        problems: vec![],
+    }
 }
 
 impl Pod {
@@ -41,7 +48,9 @@ impl Pod {
 }
 
 pub fn t(h: u32, m: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 20, h, m, 0).single().expect("valid fixture time")
+    Utc.with_ymd_and_hms(2026, 11, 20, h, m, 0)
+        .single()
+        .expect("valid fixture time")
 }
 
 pub fn mac(s: &str) -> MacAddr {
@@ -50,7 +59,12 @@ pub fn mac(s: &str) -> MacAddr {
 
 /// A snapshot holding one namespace per pod (with the pod's address, so that content changes
 /// with the pods) and the matching resolution.
-pub fn node_state(cluster: &str, node: &str, collected_at: DateTime<Utc>, pods: &[Pod]) -> (NodeSnapshot, NodeResolution) {
+pub fn node_state(
+    cluster: &str,
+    node: &str,
+    collected_at: DateTime<Utc>,
+    pods: &[Pod],
+) -> (NodeSnapshot, NodeResolution) {
     let snapshot = NodeSnapshot {
         node: NodeIdentity {
             cluster: cluster.into(),
@@ -92,20 +106,37 @@ pub fn node_state(cluster: &str, node: &str, collected_at: DateTime<Utc>, pods: 
         ..NodeSnapshot::default()
     };
     let resolution = NodeResolution {
-        probe: Probe { destination: "172.31.0.2".parse().expect("ip"), reason: "fixture".into() },
+        probe: Probe {
+            destination: "172.31.0.2".parse().expect("ip"),
+            reason: "fixture".into(),
+        },
         pods: pods.iter().map(pod_path).collect(),
     };
     (snapshot, resolution)
 }
 
 pub fn pod_path(p: &Pod) -> PodPath {
-    let (device, eni) = if p.table == 254 { ("eth0", ENI0) } else { ("eth1", ENI1) };
-    let host_veth = LinkRef { name: format!("eni{:x}", p.inode), ifindex: 10, kind: "veth".into(), mac: None };
+    let (device, eni) = if p.table == 254 {
+        ("eth0", ENI0)
+    } else {
+        ("eth1", ENI1)
+    };
+    let host_veth = LinkRef {
+        name: format!("eni{:x}", p.inode),
+        ifindex: 10,
+        kind: "veth".into(),
+        mac: None,
+    };
     PodPath {
         namespace: Some(p.namespace.into()),
         name: Some(p.name.into()),
         container_id: Some(format!("c{}", p.inode)),
-        netns: NetnsRef { inode: p.inode, name: None, path: format!("/proc/{}/ns/net", p.inode % 100_000), nsid: None },
+        netns: NetnsRef {
+            inode: p.inode,
+            name: None,
+            path: format!("/proc/{}/ns/net", p.inode % 100_000),
+            nsid: None,
+        },
         wiring: Wiring::AwsVpcCni,
         pod_interface: PodInterface {
             name: "eth0".into(),
@@ -126,7 +157,12 @@ pub fn pod_path(p: &Pod) -> PodPath {
             rule: None,
             table: Some(p.table),
             route: None,
-            egress_device: Some(LinkRef { name: device.into(), ifindex: 2, kind: "device".into(), mac: Some(mac(eni)) }),
+            egress_device: Some(LinkRef {
+                name: device.into(),
+                ifindex: 2,
+                kind: "device".into(),
+                mac: Some(mac(eni)),
+            }),
             layers: vec![],
             nic: None,
             eni_mac: Some(mac(eni)),
@@ -135,6 +171,13 @@ pub fn pod_path(p: &Pod) -> PodPath {
             kernel: KernelCheck::Agrees,
         }),
         snat_egress: None,
-        problems: p.problems.iter().map(|code| Problem { code: *code, message: "fixture".into() }).collect(),
+        problems: p
+            .problems
+            .iter()
+            .map(|code| Problem {
+                code: *code,
+                message: "fixture".into(),
+            })
+            .collect(),
     }
 }

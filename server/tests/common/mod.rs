@@ -32,25 +32,42 @@ impl TestDb {
     /// A fresh, migrated database.
     pub async fn new() -> TestDb {
         let db = TestDb::empty().await;
-        db.store.migrate().await.expect("migrations apply on a fresh database");
+        db.store
+            .migrate()
+            .await
+            .expect("migrations apply on a fresh database");
         db
     }
 
     /// A fresh database with nothing in it, not even the migrations.
     pub async fn empty() -> TestDb {
-        let admin = PgConnectOptions::from_str(&admin_url()).expect("PODWIRE_TEST_DATABASE_URL parses");
+        let admin =
+            PgConnectOptions::from_str(&admin_url()).expect("PODWIRE_TEST_DATABASE_URL parses");
         let name = format!(
             "podwire_test_{}_{}_{}",
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed),
             chrono::Utc::now().timestamp_micros() % 1_000_000
         );
-        let mut conn = admin.connect().await.expect("test Postgres reachable (PODWIRE_TEST_DATABASE_URL)");
-        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.expect("create test database");
+        let mut conn = admin
+            .connect()
+            .await
+            .expect("test Postgres reachable (PODWIRE_TEST_DATABASE_URL)");
+        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .await
+            .expect("create test database");
         conn.close().await.ok();
         let options = admin.clone().database(&name);
-        let pool = PgPoolOptions::new().max_connections(8).connect_with(options.clone()).await.expect("connect");
-        TestDb { name, options, store: Store::new(pool) }
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .connect_with(options.clone())
+            .await
+            .expect("connect");
+        TestDb {
+            name,
+            options,
+            store: Store::new(pool),
+        }
     }
 }
 
@@ -59,13 +76,18 @@ impl Drop for TestDb {
         let name = self.name.clone();
         // Drop runs outside async context guarantees: do the async work on a thread of its own.
         let dropped = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
             rt.block_on(async move {
                 let admin = PgConnectOptions::from_str(&admin_url()).ok()?;
                 let mut conn = admin.connect().await.ok()?;
-                conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                    .await
-                    .ok()?;
+                conn.execute(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .await
+                .ok()?;
                 Some(())
             })
         })
