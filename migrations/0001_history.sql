@@ -145,9 +145,23 @@ CREATE VIEW pod_attachments AS
            egress_device, problem_codes
       FROM pod_attachment_history;
 
+-- The same with valid_to 'infinity' while current, for queries: "valid at T" is then
+-- valid_from <= T AND valid_to > T on both tables, a range condition on each one's indexes.
+CREATE VIEW pod_attachment_spans AS
+    SELECT valid_from, 'infinity'::timestamptz AS valid_to, netns_inode, node_id, route_table, pod_key,
+           wiring, vlan_id, ip, mac, eni_mac, interface, pod_namespace, pod_name, host_veth, bridge,
+           egress_device, problem_codes
+      FROM current_pod_attachments
+    UNION ALL
+    SELECT valid_from, valid_to, netns_inode, node_id, route_table, pod_key, wiring,
+           vlan_id, ip, mac, eni_mac, interface, pod_namespace, pod_name, host_veth, bridge,
+           egress_device, problem_codes
+      FROM pod_attachment_history;
+
 COMMENT ON TABLE current_pod_attachments IS 'Open intervals: one row per pod interface that exists now (its valid_to is NULL).';
 COMMENT ON TABLE pod_attachment_history IS 'Closed intervals of every pod interface''s wiring: a row per state that has ended.';
 COMMENT ON VIEW pod_attachments IS 'Every interval, open (valid_to NULL) and closed.';
+COMMENT ON VIEW pod_attachment_spans IS 'Every interval, open (valid_to infinity) and closed: what the server queries.';
 COMMENT ON COLUMN current_pod_attachments.valid_from IS 'Start of the interval (inclusive): the clamped collection time of the snapshot that first showed this state.';
 COMMENT ON COLUMN current_pod_attachments.netns_inode IS 'Inode of the pod''s network namespace: with interface, the key of a pod interface on its node.';
 COMMENT ON COLUMN current_pod_attachments.node_id IS 'The node (and so the cluster).';

@@ -3,7 +3,13 @@
 //!
 //! Ingest writes through [`Store::record_snapshot`] and the [`HeartbeatCoalescer`]; the API reads
 //! the read models in [`queries`]. SQL rows stop here: callers see domain types only. Queries are
-//! built at run time (no `query!` macros, which would need a database at build time).
+//! built at run time (no `query!` macros, which would need a database at build time), from static
+//! strings only.
+//!
+//! Pod attachments live in two tables: `current_pod_attachments` (open intervals; a row is deleted
+//! when its interval closes) and `pod_attachment_history` (closed intervals, insert-only, so no
+//! dead row versions). Reads go through the view `pod_attachment_spans`, where an open interval
+//! ends at `infinity`, so "valid at T" is `valid_from <= T AND valid_to > T` on both tables' indexes.
 
 mod attachment_rows;
 pub mod blob;

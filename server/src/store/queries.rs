@@ -65,7 +65,8 @@ pub struct StoredSnapshot {
 macro_rules! interval_columns {
     () => {
         concat!(
-            "a.node_id, n.cluster, n.name AS node_name, a.valid_from, a.valid_to, ",
+            "a.node_id, n.cluster, n.name AS node_name, a.valid_from, \
+             NULLIF(a.valid_to, 'infinity'::timestamptz) AS valid_to, ",
             attachment_columns!()
         )
     };
@@ -126,13 +127,12 @@ impl Store {
         let mut sql: QueryBuilder<Postgres> = QueryBuilder::new(concat!(
             "SELECT ",
             interval_columns!(),
-            " FROM nodes n JOIN pod_attachments a ON a.node_id = n.id \
+            " FROM nodes n JOIN pod_attachment_spans a ON a.node_id = n.id \
              WHERE a.valid_from <= "
         ));
         sql.push_bind(filter.at)
-            .push(" AND (a.valid_to IS NULL OR a.valid_to > ")
-            .push_bind(filter.at)
-            .push(")");
+            .push(" AND a.valid_to > ")
+            .push_bind(filter.at);
         if let Some(cluster) = &filter.cluster {
             sql.push(" AND n.cluster = ").push_bind(cluster);
         }
@@ -157,8 +157,8 @@ impl Store {
         let sql = concat!(
             "SELECT ",
             interval_columns!(),
-            " FROM pod_attachments a JOIN nodes n ON n.id = a.node_id \
-             WHERE a.ip = $1 AND a.valid_from <= $2 AND (a.valid_to IS NULL OR a.valid_to > $2) \
+            " FROM pod_attachment_spans a JOIN nodes n ON n.id = a.node_id \
+             WHERE a.ip = $1 AND a.valid_from <= $2 AND a.valid_to > $2 \
              ORDER BY n.cluster, n.name"
         );
         let rows = sqlx::query(sql)
@@ -179,7 +179,7 @@ impl Store {
         let sql = concat!(
             "SELECT ",
             interval_columns!(),
-            " FROM pod_attachments a JOIN nodes n ON n.id = a.node_id \
+            " FROM pod_attachment_spans a JOIN nodes n ON n.id = a.node_id \
              WHERE a.pod_key = $4 AND a.pod_name = $1 AND a.pod_namespace = $2 \
                AND ($3::text IS NULL OR n.cluster = $3) \
              ORDER BY a.valid_from, a.interface"
@@ -205,9 +205,9 @@ impl Store {
         let sql = concat!(
             "SELECT ",
             interval_columns!(),
-            " FROM pod_attachments a JOIN nodes n ON n.id = a.node_id \
+            " FROM pod_attachment_spans a JOIN nodes n ON n.id = a.node_id \
              WHERE a.pod_key = $5 AND a.pod_name = $1 AND a.pod_namespace = $2 \
-               AND ($3::text IS NULL OR n.cluster = $3) AND a.valid_from <= $4 AND (a.valid_to IS NULL OR a.valid_to > $4) \
+               AND ($3::text IS NULL OR n.cluster = $3) AND a.valid_from <= $4 AND a.valid_to > $4 \
              ORDER BY n.cluster, n.name, a.interface"
         );
         let rows = sqlx::query(sql)
