@@ -81,17 +81,23 @@ async fn serve(
         chrono::Duration::from_std(config.stale_after).context("--stale-after is too long")?;
     let retention =
         chrono::Duration::from_std(config.retention).context("--retention is too long")?;
+    // Background tasks stop once the HTTP server has stopped, whatever stopped it.
+    let (stop_tasks, tasks_stopped) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(services.heartbeats.clone().run_flusher(
         store.clone(),
         config.heartbeat_flush,
-        shutdown.clone(),
+        tasks_stopped.clone(),
     ));
-    tasks.spawn(retention_loop(store.clone(), retention, shutdown.clone()));
+    tasks.spawn(retention_loop(
+        store.clone(),
+        retention,
+        tasks_stopped.clone(),
+    ));
     // The gRPC ingest binds `config.grpc_listen` here and serves `services`.
     tracing::info!(grpc_listen = %config.grpc_listen, "agent ingest (gRPC) is not part of this build yet");
     if let Some(agent) = config.local_agent.clone() {
-        tasks.spawn(agent.supervise(config.grpc_listen, shutdown.clone()));
+        tasks.spawn(agent.supervise(config.grpc_listen, tasks_stopped.clone()));
     }
 
     let app = api::app(AppState::new(store, stale_after));
@@ -99,8 +105,8 @@ async fn serve(
         .with_graceful_shutdown(wait(shutdown))
         .await
         .context("HTTP server failed");
-    // The signal (or the failure) stops every task; wait for their last work (heartbeat flush,
-    // agent stop).
+    // Wait for the tasks' last work: the final heartbeat flush, the agent's stop.
+    let _ = stop_tasks.send(true);
     while tasks.join_next().await.is_some() {}
     drop(services);
     served
