@@ -266,16 +266,24 @@ fn bad_config_exits_before_anything_starts() {
         String::from_utf8_lossy(&output.stderr).trim(),
         "podwire-server: invalid configuration: --http-listen and --grpc-listen are both 127.0.0.1:18080; give them different ports"
     );
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_podwire-server"))
+    // a copy of the server alone in a directory: no podwire-agent beside it
+    let lonely = tempfile::tempdir().expect("temp dir");
+    let server = lonely.path().join("podwire-server");
+    std::fs::copy(env!("CARGO_BIN_EXE_podwire-server"), &server).expect("copy the server binary");
+    let output = std::process::Command::new(&server)
         .args(["--local-agent", "--data-dir", "/nonexistent/never-created"])
         .env_remove("DATABASE_URL")
         .output()
-        .unwrap();
+        .expect("run podwire-server");
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("--local-agent cannot start the agent: "),
-        "{stderr}"
+    assert_eq!(
+        stderr.trim(),
+        format!(
+            "podwire-server: invalid configuration: --local-agent cannot start the agent: {} not found: \
+             build or install podwire-agent next to podwire-server",
+            lonely.path().join("podwire-agent").display()
+        )
     );
     assert!(!Path::new("/nonexistent/never-created").exists());
 }
