@@ -1,0 +1,109 @@
+//! The API's one error type and its mapping to HTTP: a status and `{"error", "message"}`.
+//! Internal detail (SQL, blob decoding) is logged here, once, and never sent.
+
+use axum::Json;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("invalid {parameter} {value:?}: expected {expected}")]
+    BadParameter {
+        parameter: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+    #[error("invalid query string: {0}")]
+    BadQuery(String),
+    #[error("invalid path: {0}")]
+    BadPath(String),
+    #[error("{what} not found")]
+    NotFound { what: String },
+    #[error("no such endpoint")]
+    NoSuchRoute,
+    #[error("the database is unavailable")]
+    Unavailable(#[source] StoreError),
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable(_) => ApiError::Unavailable(err),
+            other => ApiError::Internal(Box::new(other)),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::BadQuery(rejection.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        ApiError::BadPath(rejection.body_text())
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    message: String,
+}
+
+impl ApiError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::BadParameter { .. } => (StatusCode::BAD_REQUEST, "bad_parameter"),
+            ApiError::BadQuery(_) => (StatusCode::BAD_REQUEST, "bad_query"),
+            ApiError::BadPath(_) => (StatusCode::BAD_REQUEST, "bad_path"),
+            ApiError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::NoSuchRoute => (StatusCode::NOT_FOUND, "no_such_route"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        match &self {
+            ApiError::Internal(source) => {
+                tracing::error!(error = %error_chain(source.as_ref()), "request failed")
+            }
+            ApiError::Unavailable(source) => {
+                tracing::warn!(error = %error_chain(source), "request failed: database unavailable")
+            }
+            _ => {}
+        }
+        // Display of Internal and Unavailable is a fixed sentence: their sources stay in the log.
+        (
+            status,
+            Json(ErrorBody {
+                error: code,
+                message: self.to_string(),
+            }),
+        )
+            .into_response()
+    }
+}
+
+/// "a: b: c" for logs.
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,71 @@
+//! The REST API: one file per action, assembled into one router here.
+//!
+//! Handlers read the store's read models and convert them to JSON in [`views`]; every failure is
+//! an [`ApiError`], mapped to a status and a JSON body in one place.
+
+mod error;
+mod health;
+mod ip_holders;
+mod list_nodes;
+mod list_pods;
+mod params;
+mod pod_path;
+mod ready;
+mod views;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+use podwire_node_state::NodeSnapshot;
+use podwire_node_state::resolver::NodeResolution;
+
+pub use error::ApiError;
+
+use crate::store::Store;
+
+/// Turns a stored snapshot into pod paths: the shared resolver in production; tests pass their
+/// own so that they can use resolutions they built.
+pub type PathResolver = Arc<dyn Fn(&NodeSnapshot) -> NodeResolution + Send + Sync>;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub resolver: PathResolver,
+    /// A node not heard from for this long is reported stale.
+    pub stale_after: chrono::Duration,
+}
+
+impl AppState {
+    /// State with the shared crate's resolver.
+    pub fn new(store: Store, stale_after: chrono::Duration) -> Self {
+        AppState {
+            store,
+            resolver: Arc::new(podwire_node_state::resolver::resolve),
+            stale_after,
+        }
+    }
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("store", &self.store)
+            .field("stale_after", &self.stale_after)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(ready::readyz))
+        .route("/api/v1/nodes", get(list_nodes::list_nodes))
+        .route("/api/v1/pods", get(list_pods::list_pods))
+        .route("/api/v1/pods/{namespace}/{name}", get(pod_path::pod_path))
+        .route("/api/v1/ips/{ip}", get(ip_holders::ip_holders))
+        .fallback(|| async { ApiError::NoSuchRoute })
+        .with_state(state)
+}

@@ -1,0 +1,223 @@
+//! Recording one node snapshot: the blob, the `snapshots` row and the history diff, in one
+//! transaction.
+
+use chrono::{DateTime, Utc};
+use podwire_node_state::NodeSnapshot;
+use podwire_node_state::resolver::NodeResolution;
+use sqlx::Row;
+
+use super::blob::SnapshotBlob;
+use super::{Store, StoreError, attachment_rows, ipam_rows};
+use crate::history::{Attachment, IpamPool, attachments_of, diff, ipam_pools_of};
+
+/// A node as agents and users name it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct NodeKey {
+    pub cluster: String,
+    pub name: String,
+}
+
+/// The store's id of a node (`nodes.id`): what heartbeats are recorded against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeId(pub i32);
+
+/// What [`Store::record_snapshot`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoredOutcome {
+    /// The node's latest stored snapshot has the same content: nothing but liveness was written.
+    Unchanged { node_id: NodeId },
+    Stored {
+        node_id: NodeId,
+        snapshot_id: i64,
+        /// History intervals opened (pod attachments and IP pools).
+        opened: u64,
+        /// History intervals closed.
+        closed: u64,
+    },
+}
+
+impl StoredOutcome {
+    pub fn node_id(&self) -> NodeId {
+        match self {
+            StoredOutcome::Unchanged { node_id } | StoredOutcome::Stored { node_id, .. } => {
+                *node_id
+            }
+        }
+    }
+}
+
+/// Everything [`Store::record_prepared`] writes, computed without the database: hashing,
+/// compressing and deriving the history rows are CPU work the caller may move to a blocking
+/// thread.
+#[derive(Debug, Clone)]
+pub struct PreparedSnapshot {
+    pub node: NodeKey,
+    boot_id: String,
+    kernel: String,
+    agent_version: String,
+    collected_at: DateTime<Utc>,
+    collection_duration_us: i64,
+    blob: SnapshotBlob,
+    attachments: Vec<Attachment>,
+    ipam_pools: Vec<IpamPool>,
+}
+
+impl PreparedSnapshot {
+    pub fn new(snapshot: &NodeSnapshot, resolution: &NodeResolution) -> Result<Self, StoreError> {
+        let identity = &snapshot.node;
+        let collected_at = DateTime::<Utc>::from_timestamp_millis(identity.collected_at_unix_ms)
+            .ok_or(StoreError::InvalidSnapshot("collection time out of range"))?;
+        Ok(PreparedSnapshot {
+            node: NodeKey {
+                cluster: identity.cluster.clone(),
+                name: identity.node_name.clone(),
+            },
+            boot_id: identity.boot_id.clone(),
+            kernel: identity.kernel.clone(),
+            agent_version: identity.agent_version.clone(),
+            collected_at,
+            collection_duration_us: i64::try_from(identity.collection_duration_us)
+                .unwrap_or(i64::MAX),
+            blob: SnapshotBlob::of(snapshot)?,
+            attachments: attachments_of(resolution),
+            ipam_pools: ipam_pools_of(snapshot),
+        })
+    }
+
+    pub fn content_hash(&self) -> &[u8; 32] {
+        &self.blob.hash
+    }
+}
+
+impl Store {
+    /// Stores a snapshot of `node` unless its content equals the node's latest stored one, and
+    /// updates the derived history: intervals whose attributes changed or whose pod interface
+    /// disappeared are closed, new ones opened, all at the snapshot's collection time clamped so
+    /// that it never goes back before the node's previous snapshot. Resending an identical
+    /// snapshot is harmless: [`StoredOutcome::Unchanged`].
+    pub async fn record_snapshot(
+        &self,
+        node: &NodeKey,
+        snapshot: &NodeSnapshot,
+        resolution: &NodeResolution,
+    ) -> Result<StoredOutcome, StoreError> {
+        let prepared = PreparedSnapshot::new(snapshot, resolution)?;
+        if &prepared.node != node {
+            return Err(StoreError::IdentityMismatch {
+                cluster: node.cluster.clone(),
+                node: node.name.clone(),
+                snapshot_cluster: prepared.node.cluster,
+                snapshot_node: prepared.node.name,
+            });
+        }
+        self.record_prepared(&prepared, Utc::now()).await
+    }
+
+    /// [`Store::record_snapshot`] for a snapshot already prepared; `received_at` is the server's
+    /// clock, which liveness is measured by.
+    pub async fn record_prepared(
+        &self,
+        prepared: &PreparedSnapshot,
+        received_at: DateTime<Utc>,
+    ) -> Result<StoredOutcome, StoreError> {
+        let mut tx = self.pool.begin().await?;
+
+        sqlx::query(
+            "INSERT INTO nodes (cluster, name, boot_id, kernel, agent_version, first_seen_at, last_heartbeat_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (cluster, name) DO NOTHING",
+        )
+        .bind(&prepared.node.cluster)
+        .bind(&prepared.node.name)
+        .bind(&prepared.boot_id)
+        .bind(&prepared.kernel)
+        .bind(&prepared.agent_version)
+        .bind(received_at)
+        .execute(&mut *tx)
+        .await?;
+        // The row lock serialises concurrent ingest for one node (a reconnect racing its old stream).
+        let row = sqlx::query(
+            "SELECT id, last_snapshot_hash, last_snapshot_at FROM nodes WHERE cluster = $1 AND name = $2 FOR UPDATE",
+        )
+        .bind(&prepared.node.cluster)
+        .bind(&prepared.node.name)
+        .fetch_one(&mut *tx)
+        .await?;
+        let node_id = NodeId(row.try_get("id")?);
+        let last_hash: Option<Vec<u8>> = row.try_get("last_snapshot_hash")?;
+        let last_valid_from: Option<DateTime<Utc>> = row.try_get("last_snapshot_at")?;
+
+        if last_hash.as_deref() == Some(prepared.blob.hash.as_slice()) {
+            sqlx::query("UPDATE nodes SET last_heartbeat_at = GREATEST(last_heartbeat_at, $2) WHERE id = $1")
+                .bind(node_id.0)
+                .bind(received_at)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            return Ok(StoredOutcome::Unchanged { node_id });
+        }
+
+        let valid_from = last_valid_from.map_or(prepared.collected_at, |last| {
+            last.max(prepared.collected_at)
+        });
+
+        sqlx::query(
+            "INSERT INTO snapshot_blobs (hash, raw_bytes, content) VALUES ($1, $2, $3) \
+             ON CONFLICT (hash) DO UPDATE SET last_referenced_at = now()",
+        )
+        .bind(prepared.blob.hash.as_slice())
+        .bind(i32::try_from(prepared.blob.raw_len).unwrap_or(i32::MAX))
+        .bind(prepared.blob.compressed.as_slice())
+        .execute(&mut *tx)
+        .await?;
+        let snapshot_id: i64 = sqlx::query(
+            "INSERT INTO snapshots (node_id, blob_hash, collected_at, collection_duration_us, valid_from, \
+                 received_at, pod_count) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(node_id.0)
+        .bind(prepared.blob.hash.as_slice())
+        .bind(prepared.collected_at)
+        .bind(prepared.collection_duration_us)
+        .bind(valid_from)
+        .bind(received_at)
+        .bind(i32::try_from(prepared.attachments.len()).unwrap_or(i32::MAX))
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+
+        let current = attachment_rows::open_rows(&mut tx, node_id).await?;
+        let attachments = diff(&current, &prepared.attachments);
+        let mut closed =
+            attachment_rows::close(&mut tx, node_id, &attachments.close, valid_from).await?;
+        let mut opened =
+            attachment_rows::open(&mut tx, node_id, &attachments.open, valid_from).await?;
+
+        let current = ipam_rows::open_rows(&mut tx, node_id).await?;
+        let pools = diff(&current, &prepared.ipam_pools);
+        closed += ipam_rows::close(&mut tx, node_id, &pools.close, valid_from).await?;
+        opened += ipam_rows::open(&mut tx, node_id, &pools.open, valid_from).await?;
+
+        sqlx::query(
+            "UPDATE nodes SET boot_id = $2, kernel = $3, agent_version = $4, last_snapshot_hash = $5, \
+                 last_snapshot_at = $6, last_collected_at = $7, \
+                 last_heartbeat_at = GREATEST(last_heartbeat_at, $8) \
+             WHERE id = $1",
+        )
+        .bind(node_id.0)
+        .bind(&prepared.boot_id)
+        .bind(&prepared.kernel)
+        .bind(&prepared.agent_version)
+        .bind(prepared.blob.hash.as_slice())
+        .bind(valid_from)
+        .bind(prepared.collected_at)
+        .bind(received_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(StoredOutcome::Stored {
+            node_id,
+            snapshot_id,
+            opened,
+            closed,
+        })
+    }
+}
