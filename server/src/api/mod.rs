@@ -17,16 +17,12 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
-use podwire_node_state::NodeSnapshot;
-use podwire_node_state::resolver::NodeResolution;
 
 pub use error::ApiError;
 
+pub use crate::read::PathResolver;
+use crate::read::Reader;
 use crate::store::Store;
-
-/// Turns a stored snapshot into pod paths: the shared resolver in production; tests pass their
-/// own so that they can use resolutions they built.
-pub type PathResolver = Arc<dyn Fn(&NodeSnapshot) -> NodeResolution + Send + Sync>;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -44,6 +40,15 @@ impl AppState {
             store,
             resolver: Arc::new(podwire_node_state::resolver::resolve),
             stale_after,
+        }
+    }
+
+    /// The read models over this state's store and resolver.
+    pub fn reader(&self) -> Reader {
+        Reader {
+            store: self.store.clone(),
+            resolver: self.resolver.clone(),
+            stale_after: self.stale_after,
         }
     }
 }
