@@ -12,6 +12,8 @@ pub mod config;
 pub mod history;
 pub mod local_agent;
 pub mod local_postgres;
+pub mod pages;
 pub mod read;
+pub mod router;
 pub mod startup;
 pub mod store;
