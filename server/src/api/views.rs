@@ -221,7 +221,7 @@ pub(crate) struct EniView {
 impl From<NodeEni> for EniView {
     fn from(e: NodeEni) -> Self {
         EniView {
-            role: eni_role(&e),
+            role: e.role(),
             eni_id: e.eni_id,
             network_card: e.network_card,
             device_number: e.device_number,
@@ -233,17 +233,6 @@ impl From<NodeEni> for EniView {
             assigned: e.assigned,
             ec2: EnrichmentView::not_enriched(),
         }
-    }
-}
-
-/// `primary`, `trunk` or `secondary`.
-pub(crate) fn eni_role(e: &NodeEni) -> &'static str {
-    if e.is_primary {
-        "primary"
-    } else if e.is_trunk {
-        "trunk"
-    } else {
-        "secondary"
     }
 }
 

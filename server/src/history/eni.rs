@@ -29,6 +29,19 @@ pub struct NodeEni {
     pub assigned: i64,
 }
 
+impl NodeEni {
+    /// `primary`, `trunk` or `secondary`.
+    pub fn role(&self) -> &'static str {
+        if self.is_primary {
+            "primary"
+        } else if self.is_trunk {
+            "trunk"
+        } else {
+            "secondary"
+        }
+    }
+}
+
 impl Keyed for NodeEni {
     type Key = String;
 

@@ -86,14 +86,17 @@ pub(crate) fn subnet_summaries(enis: &[EniInterval]) -> Vec<SubnetSummary> {
         .collect()
 }
 
-/// A node's utilization: assigned over total across its pools, 0 without pools.
-pub fn utilization(node: &NodeSummary) -> f64 {
+/// A node's assigned and total addresses across its pools.
+pub fn utilization(node: &NodeSummary) -> (i64, i64) {
     let total: i64 = node.pools.iter().map(|p| p.total).sum();
     let assigned: i64 = node.pools.iter().map(|p| p.assigned).sum();
-    if total == 0 {
-        0.0
-    } else {
-        assigned as f64 / total as f64
+    (assigned, total)
+}
+
+fn ratio(node: &NodeSummary) -> f64 {
+    match utilization(node) {
+        (_, 0) => 0.0,
+        (assigned, total) => assigned as f64 / total as f64,
     }
 }
 
@@ -137,7 +140,7 @@ impl Reader {
             .filter(|n| n.node.stale)
             .map(|n| n.node.clone())
             .collect();
-        nodes.sort_by(|a, b| utilization(b).total_cmp(&utilization(a)));
+        nodes.sort_by(|a, b| ratio(b).total_cmp(&ratio(a)));
 
         let mut counts: BTreeMap<&'static str, (ProblemCode, usize)> = BTreeMap::new();
         for pod in &problem_pods {
