@@ -64,7 +64,12 @@ pub(crate) async fn list_pods(
     let Query(query) = query?;
     let csv = params::wants_csv(&headers, query.format.as_deref())?;
     let at = params::at(query.at.as_deref())?;
-    let limit = params::limit(query.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
+    let limit = params::limit(
+        query.limit.as_deref(),
+        DEFAULT_LIMIT,
+        MAX_LIMIT,
+        "a number from 1 to 10000",
+    )?;
     let ip = params::filter(query.ip)
         .map(|text| {
             text.parse().map_err(|_| ApiError::BadParameter {

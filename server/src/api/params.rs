@@ -28,7 +28,12 @@ pub(crate) fn filter(value: Option<String>) -> Option<String> {
 }
 
 /// `limit=N` within `1..=max`, `default` when absent.
-pub(crate) fn limit(value: Option<&str>, default: i64, max: i64) -> Result<i64, ApiError> {
+pub(crate) fn limit(
+    value: Option<&str>,
+    default: i64,
+    max: i64,
+    expected: &'static str,
+) -> Result<i64, ApiError> {
     match value {
         None => Ok(default),
         Some(text) => text
@@ -38,7 +43,7 @@ pub(crate) fn limit(value: Option<&str>, default: i64, max: i64) -> Result<i64, 
             .ok_or_else(|| ApiError::BadParameter {
                 parameter: "limit",
                 value: text.to_owned(),
-                expected: "a number from 1 to the endpoint's maximum (10000 for pods)",
+                expected,
             }),
     }
 }

@@ -167,7 +167,7 @@ impl Store {
             // $1 is `at`: the lateral text refers to it by number.
             sql.push(" FROM nodes n CROSS JOIN LATERAL ")
                 .push(NODE_SPANS_AT)
-                .push(" a WHERE n.first_seen_at <= ")
+                .push(" a WHERE a.valid_from <= ")
                 .push_bind(at);
         }
         if let Some(cluster) = &filter.cluster {
@@ -271,7 +271,7 @@ impl Store {
         rows.iter().map(node_liveness).collect()
     }
 
-    /// Every node known at `at` (first seen by then), with its pods, ENIs and IP pools then.
+    /// Every node that had sent a snapshot by `at`, with its pods, ENIs and IP pools then.
     pub async fn node_summaries(
         &self,
         cluster: Option<&str>,
@@ -303,7 +303,8 @@ impl Store {
                     array_agg(i.total ORDER BY i.source, i.pool) AS total \
                     FROM node_ipam_samples i WHERE i.node_id = n.id \
                       AND COALESCE(i.valid_to, 'infinity'::timestamptz) > $1 AND i.valid_from <= $1) pools \
-             WHERE n.first_seen_at <= $1 AND ($3::text IS NULL OR n.cluster = $3) \
+             WHERE EXISTS (SELECT 1 FROM snapshots s WHERE s.node_id = n.id AND s.valid_from <= $1) \
+               AND ($3::text IS NULL OR n.cluster = $3) \
              ORDER BY n.cluster, n.name"
         );
         let rows = sqlx::query(sql)
