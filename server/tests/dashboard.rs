@@ -14,7 +14,9 @@ use common::TestDb;
 use common::fixtures::{Pod, node_state, pod, t};
 use http_body_util::BodyExt;
 use podwire_node_state::resolver::NodeResolution;
-use podwire_node_state::{IpamdCidr, IpamdEni, IpamdEnis, IpamdNetworkCard, IpamdShape, VpcCniState};
+use podwire_node_state::{
+    IpamdCidr, IpamdEni, IpamdEnis, IpamdNetworkCard, IpamdShape, VpcCniState,
+};
 use podwire_server::api::{AppState, PathResolver, app};
 use podwire_server::store::NodeKey;
 use podwire_server::store::blob::content_hash;
@@ -38,7 +40,8 @@ impl Fixture {
         let db_pod = pod("shop", "db-0", 4026532002, "172.31.55.219");
         f.record("ip-172-31-55-1", t(12, 0), &[web.clone(), db_pod])
             .await;
-        f.record("ip-172-31-55-1", t(12, 10), &[web.on_eni1()]).await;
+        f.record("ip-172-31-55-1", t(12, 10), &[web.on_eni1()])
+            .await;
         let others = [
             pod("kube-system", "coredns-1", 4026532101, "172.31.60.10"),
             pod("kube-system", "coredns-2", 4026532102, "172.31.60.11"),
@@ -124,12 +127,19 @@ impl Fixture {
             .map(|v| v.to_str().unwrap().to_owned())
             .unwrap_or_default();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        (status, content_type, String::from_utf8_lossy(&bytes).into_owned())
+        (
+            status,
+            content_type,
+            String::from_utf8_lossy(&bytes).into_owned(),
+        )
     }
 
     async fn json(&self, uri: &str) -> (StatusCode, Value) {
         let (status, _, body) = self.get(uri).await;
-        (status, serde_json::from_str(&body).unwrap_or(Value::String(body)))
+        (
+            status,
+            serde_json::from_str(&body).unwrap_or(Value::String(body)),
+        )
     }
 }
 
@@ -153,7 +163,11 @@ async fn every_get_in_the_openapi_document_answers() {
     assert_eq!(enis["enis"].as_array().map(Vec::len), Some(2), "{enis}");
     let (status, doc) = f.json("/api/openapi.json").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
     let paths = doc["paths"].as_object().unwrap();
     let mut called = Vec::new();
     for (template, item) in paths {
@@ -172,8 +186,15 @@ async fn every_get_in_the_openapi_document_answers() {
             };
             uri = uri.replace(&format!("{{{name}}}"), value);
         }
-        let uri = format!("{uri}{}at=2026-11-20T12:05:00Z", if uri.contains('?') { "&" } else { "?" });
-        let uri = if template.ends_with("/diff") || template.ends_with("/history") || template.ends_with("/timeline") || template.ends_with("/search") {
+        let uri = format!(
+            "{uri}{}at=2026-11-20T12:05:00Z",
+            if uri.contains('?') { "&" } else { "?" }
+        );
+        let uri = if template.ends_with("/diff")
+            || template.ends_with("/history")
+            || template.ends_with("/timeline")
+            || template.ends_with("/search")
+        {
             // these take other time parameters (or none)
             match template.as_str() {
                 t if t.ends_with("/diff") => uri.replace("at=", "to="),
@@ -201,16 +222,28 @@ async fn pods_come_a_page_at_a_time_with_a_cursor() {
         let (status, body) = f.json(&uri).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         for p in body["pods"].as_array().unwrap() {
-            seen.push(format!("{}/{}", p["namespace"].as_str().unwrap(), p["name"].as_str().unwrap()));
+            seen.push(format!(
+                "{}/{}",
+                p["namespace"].as_str().unwrap(),
+                p["name"].as_str().unwrap()
+            ));
         }
         match body["next_cursor"].as_str() {
-            Some(cursor) => uri = format!("/api/v1/pods?limit=2&at=2026-11-20T12:05:00Z&cursor={cursor}"),
+            Some(cursor) => {
+                uri = format!("/api/v1/pods?limit=2&at=2026-11-20T12:05:00Z&cursor={cursor}")
+            }
             None => break,
         }
     }
     assert_eq!(
         seen,
-        ["shop/db-0", "shop/web-1", "kube-system/coredns-1", "kube-system/coredns-2", "web/api-1"]
+        [
+            "shop/db-0",
+            "shop/web-1",
+            "kube-system/coredns-1",
+            "kube-system/coredns-2",
+            "web/api-1"
+        ]
     );
     let (status, body) = f.json("/api/v1/pods?cursor=garbage").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -224,16 +257,30 @@ async fn lists_answer_csv_and_errors_are_problem_documents() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(content_type, "text/csv; charset=utf-8");
     let lines: Vec<&str> = body.lines().collect();
-    assert!(lines[0].starts_with("cluster,node,namespace,name,interface,ip,"), "{body}");
+    assert!(
+        lines[0].starts_with("cluster,node,namespace,name,interface,ip,"),
+        "{body}"
+    );
     assert_eq!(lines.len(), 2, "{body}");
-    assert!(lines[1].starts_with("prod,ip-172-31-55-1,shop,web-1,eth0,172.31.55.218,"), "{body}");
+    assert!(
+        lines[1].starts_with("prod,ip-172-31-55-1,shop,web-1,eth0,172.31.55.218,"),
+        "{body}"
+    );
 
     let (_, content_type, body) = f.get_with("/api/v1/nodes", Some("text/csv")).await;
     assert_eq!(content_type, "text/csv; charset=utf-8");
     assert_eq!(body.lines().count(), 3, "{body}");
-    for uri in ["/api/v1/enis?format=csv", "/api/v1/subnets?format=csv", "/api/v1/ipam/pools?format=csv"] {
+    for uri in [
+        "/api/v1/enis?format=csv",
+        "/api/v1/subnets?format=csv",
+        "/api/v1/ipam/pools?format=csv",
+    ] {
         let (status, content_type, _) = f.get(uri).await;
-        assert_eq!((status, content_type.as_str()), (StatusCode::OK, "text/csv; charset=utf-8"), "{uri}");
+        assert_eq!(
+            (status, content_type.as_str()),
+            (StatusCode::OK, "text/csv; charset=utf-8"),
+            "{uri}"
+        );
     }
 
     let (status, content_type, body) = f.get("/api/v1/pods/shop/nope").await;
@@ -244,7 +291,10 @@ async fn lists_answer_csv_and_errors_are_problem_documents() {
     assert_eq!(body["status"], 404);
     assert_eq!(body["title"], "Not Found");
     let (status, content_type, _) = f.get("/api/v2/pods").await;
-    assert_eq!((status, content_type.as_str()), (StatusCode::NOT_FOUND, "application/problem+json"));
+    assert_eq!(
+        (status, content_type.as_str()),
+        (StatusCode::NOT_FOUND, "application/problem+json")
+    );
     let (status, content_type, body) = f.get("/no/such/page").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(content_type.starts_with("text/html"));
@@ -255,13 +305,22 @@ async fn lists_answer_csv_and_errors_are_problem_documents() {
 async fn history_endpoints_answer_the_questions_of_the_write_ups() {
     let f = Fixture::new().await;
     // who held 172.31.55.219 at 12:05, and not at 12:15
-    let (_, before) = f.json("/api/v1/ips/172.31.55.219?at=2026-11-20T12:05:00Z").await;
+    let (_, before) = f
+        .json("/api/v1/ips/172.31.55.219?at=2026-11-20T12:05:00Z")
+        .await;
     assert_eq!(before["holders"][0]["name"], "db-0");
-    let (_, after) = f.json("/api/v1/ips/172.31.55.219?at=2026-11-20T12:15:00Z").await;
+    let (_, after) = f
+        .json("/api/v1/ips/172.31.55.219?at=2026-11-20T12:15:00Z")
+        .await;
     assert_eq!(after["holders"], serde_json::json!([]));
     // web-1's timeline: main table, then table 2
     let (_, timeline) = f.json("/api/v1/pods/shop/web-1/timeline").await;
-    let tables: Vec<_> = timeline["intervals"].as_array().unwrap().iter().map(|i| i["route_table"].clone()).collect();
+    let tables: Vec<_> = timeline["intervals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["route_table"].clone())
+        .collect();
     assert_eq!(tables, [serde_json::json!(254), serde_json::json!(2)]);
     // the node's diff over the move names the pods that changed
     let (status, diff) = f
@@ -270,11 +329,19 @@ async fn history_endpoints_answer_the_questions_of_the_write_ups() {
     assert_eq!(status, StatusCode::OK, "{diff}");
     assert_eq!(
         diff["changes"]["pods"]["removed"],
-        serde_json::json!(["shop/db-0 eth0 172.31.55.219 → eth0 (table main)", "shop/web-1 eth0 172.31.55.218 → eth0 (table main)"])
+        serde_json::json!([
+            "shop/db-0 eth0 172.31.55.219 → eth0 (table main)",
+            "shop/web-1 eth0 172.31.55.218 → eth0 (table main)"
+        ])
     );
-    assert_eq!(diff["changes"]["pods"]["added"], serde_json::json!(["shop/web-1 eth0 172.31.55.218 → eth1 (table 2)"]));
+    assert_eq!(
+        diff["changes"]["pods"]["added"],
+        serde_json::json!(["shop/web-1 eth0 172.31.55.218 → eth1 (table 2)"])
+    );
     // search by IP as of a time finds the pod
-    let (_, found) = f.json("/api/v1/search?q=172.31.55.218&at=2026-11-20T12:05:00Z").await;
+    let (_, found) = f
+        .json("/api/v1/search?q=172.31.55.218&at=2026-11-20T12:05:00Z")
+        .await;
     assert_eq!(found["pods"][0]["name"], "web-1");
     assert_eq!(found["understood_as"], "IP address 172.31.55.218");
 }
@@ -300,7 +367,10 @@ async fn key_pages_render_as_before() {
         ("overview", "/?at=2026-11-20T12:05:00Z"),
         ("nodes", "/nodes?at=2026-11-20T12:05:00Z"),
         ("pod", "/pods/shop/web-1?at=2026-11-20T12:15:00Z"),
-        ("node_diff", "/nodes/prod/ip-172-31-55-1/diff?from=2026-11-20T12:05:00Z&to=2026-11-20T12:15:00Z"),
+        (
+            "node_diff",
+            "/nodes/prod/ip-172-31-55-1/diff?from=2026-11-20T12:05:00Z&to=2026-11-20T12:15:00Z",
+        ),
         ("search", "/search?q=172.31.55.218&at=2026-11-20T12:05:00Z"),
     ] {
         let (status, content_type, body) = f.get(uri).await;
@@ -309,7 +379,13 @@ async fn key_pages_render_as_before() {
         // nodes page shows "last seen" times: drop that column's cells
         let body = if name == "nodes" {
             body.lines()
-                .map(|l| if l.contains("UTC</td></tr>") || l.contains("stale") { "[liveness cell]" } else { l })
+                .map(|l| {
+                    if l.contains("UTC</td></tr>") || l.contains("stale") {
+                        "[liveness cell]"
+                    } else {
+                        l
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join("\n")
         } else {
@@ -323,7 +399,10 @@ async fn key_pages_render_as_before() {
 async fn pages_keep_the_time_in_their_links_and_refuse_bad_times() {
     let f = Fixture::new().await;
     let (_, _, body) = f.get("/nodes?at=2026-11-20T12:05:00Z").await;
-    assert!(body.contains(r#"href="/nodes/prod/ip-172-31-55-1?at=2026-11-20T12:05:00Z""#), "{body}");
+    assert!(
+        body.contains(r#"href="/nodes/prod/ip-172-31-55-1?at=2026-11-20T12:05:00Z""#),
+        "{body}"
+    );
     // the header's time field sends local-style times; they are UTC
     let (status, _, body) = f.get("/pods/shop/db-0?at=2026-11-20T12:05").await;
     assert_eq!(status, StatusCode::OK);

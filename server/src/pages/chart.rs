@@ -104,7 +104,9 @@ mod tests {
 
     #[test]
     fn steps_hold_each_value_until_the_next_point() {
-        let t = |h: i64| Utc.with_ymd_and_hms(2026, 11, 20, 0, 0, 0).unwrap() + chrono::Duration::hours(h);
+        let t = |h: i64| {
+            Utc.with_ymd_and_hms(2026, 11, 20, 0, 0, 0).unwrap() + chrono::Duration::hours(h)
+        };
         let points = [
             SubnetPoint {
                 at: t(0),
