@@ -3,6 +3,10 @@
 //! every GET it lists is called; cursors, CSV and problem documents are checked; key pages are
 //! compared with insta snapshots.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "test helpers outside #[test] functions: a failed unwrap is a failed test"
+)]
 mod common;
 
 use std::collections::HashMap;

@@ -57,9 +57,8 @@ impl Reader {
         // One snapshot and one resolution per node, however many interfaces the pod has there.
         let mut resolved: HashMap<NodeId, Option<ResolvedSnapshot>> = HashMap::new();
         for row in &rows {
-            if !resolved.contains_key(&row.node_id) {
-                let state = self.resolved_snapshot_at(row.node_id, at).await?;
-                resolved.insert(row.node_id, state);
+            if let std::collections::hash_map::Entry::Vacant(slot) = resolved.entry(row.node_id) {
+                slot.insert(self.resolved_snapshot_at(row.node_id, at).await?);
             }
         }
         let interfaces = rows
