@@ -3,13 +3,17 @@
 //! through a REST API.
 //!
 //! Layout: [`config`] (the command line), [`startup`] (what `main` runs), [`store`] (Postgres),
-//! [`history`] (pure derivation and diffing of history rows), [`api`] (REST handlers, one file per
-//! action), [`local_postgres`] and [`local_agent`] (local mode).
+//! [`history`] (pure derivation and diffing of history rows), [`read`] (read models shared by the
+//! API and the pages), [`api`] (REST handlers, one file per action), [`pages`] (the HTML dashboard,
+//! one file per page), [`local_postgres`] and [`local_agent`] (local mode).
 
 pub mod api;
 pub mod config;
 pub mod history;
 pub mod local_agent;
 pub mod local_postgres;
+pub mod pages;
+pub mod read;
+pub mod router;
 pub mod startup;
 pub mod store;

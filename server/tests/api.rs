@@ -281,7 +281,14 @@ async fn database_errors_are_not_sent_to_clients() {
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(
         body,
-        serde_json::json!({"error": "internal", "message": "internal error"})
+        serde_json::json!({
+            "type": "urn:podwire:problem:internal",
+            "title": "Internal Server Error",
+            "status": 500,
+            "detail": "internal error",
+            "error": "internal",
+            "message": "internal error"
+        })
     );
     // the database going away: readiness and queries say unavailable, health stays up
     f.db.store.pool().close().await;

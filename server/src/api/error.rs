@@ -1,12 +1,14 @@
-//! The API's one error type and its mapping to HTTP: a status and `{"error", "message"}`.
+//! The API's one error type and its mapping to HTTP: a status and an RFC 9457 problem document
+//! (`application/problem+json`: `type`, `title`, `status`, `detail`), which also carries the
+//! earlier `error` code and `message` members so clients of the first API keep working.
 //! Internal detail (SQL, blob decoding) is logged here, once, and never sent.
 
-use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::read::ReadError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +27,8 @@ pub enum ApiError {
     NotFound { what: String },
     #[error("no such endpoint")]
     NoSuchRoute,
+    #[error("{0}")]
+    NotAcceptable(&'static str),
     #[error("the database is unavailable")]
     Unavailable(#[source] StoreError),
     #[error("internal error")]
@@ -35,6 +39,16 @@ impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::Unavailable(_) => ApiError::Unavailable(err),
+            other => ApiError::Internal(Box::new(other)),
+        }
+    }
+}
+
+impl From<ReadError> for ApiError {
+    fn from(err: ReadError) -> Self {
+        match err {
+            ReadError::Store(err) => ApiError::from(err),
+            ReadError::NotFound { what } => ApiError::NotFound { what },
             other => ApiError::Internal(Box::new(other)),
         }
     }
@@ -52,9 +66,20 @@ impl From<PathRejection> for ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: &'a str,
+/// An RFC 9457 problem document.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Problem {
+    /// `urn:podwire:problem:<code>`.
+    #[serde(rename = "type")]
+    kind: String,
+    /// The same for every problem of this type.
+    title: &'static str,
+    status: u16,
+    /// What was wrong with this request.
+    detail: String,
+    /// The problem's code (`bad_parameter`, `not_found`, …), as the first API sent it.
+    error: &'static str,
+    /// `detail` again, as the first API sent it.
     message: String,
 }
 
@@ -66,6 +91,7 @@ impl ApiError {
             ApiError::BadPath(_) => (StatusCode::BAD_REQUEST, "bad_path"),
             ApiError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::NoSuchRoute => (StatusCode::NOT_FOUND, "no_such_route"),
+            ApiError::NotAcceptable(_) => (StatusCode::NOT_ACCEPTABLE, "not_acceptable"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -85,14 +111,22 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         // Display of Internal and Unavailable is a fixed sentence: their sources stay in the log.
-        (
-            status,
-            Json(ErrorBody {
-                error: code,
-                message: self.to_string(),
-            }),
-        )
-            .into_response()
+        let detail = self.to_string();
+        let problem = Problem {
+            kind: format!("urn:podwire:problem:{code}"),
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: detail.clone(),
+            error: code,
+            message: detail,
+        };
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        response
     }
 }
 

@@ -5,18 +5,23 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
+use super::error::Problem;
 use super::views::AttachmentView;
 use super::{ApiError, AppState, params};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct IpQuery {
+    /// RFC 3339 time; default now.
     at: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct IpHoldersResponse {
+    #[schema(value_type = String)]
     ip: IpAddr,
     at: DateTime<Utc>,
     /// The pod interfaces that held the address then, with their intervals: empty when none did,
@@ -24,7 +29,13 @@ pub(crate) struct IpHoldersResponse {
     holders: Vec<AttachmentView>,
 }
 
-/// `GET /api/v1/ips/{ip}?at=`: who held the address at `at` (default now).
+/// Who held the address at `at` (default now), with the interval they held it for.
+#[utoipa::path(get, path = "/api/v1/ips/{ip}", tag = "history",
+    params(("ip" = String, Path, description = "IPv4 or IPv6 address"), IpQuery),
+    responses(
+        (status = 200, description = "Holders of the address", body = IpHoldersResponse),
+        (status = 400, description = "Bad parameter", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn ip_holders(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,

@@ -1,32 +1,46 @@
-//! The REST API: one file per action, assembled into one router here.
+//! The REST API: one file per action, assembled into one router here, with the OpenAPI 3.1
+//! document generated from the handlers' annotations (utoipa) and served at `/api/openapi.json`
+//! beside a vendored Swagger UI at `/api/docs`.
 //!
-//! Handlers read the store's read models and convert them to JSON in [`views`]; every failure is
-//! an [`ApiError`], mapped to a status and a JSON body in one place.
+//! Handlers read the read models ([`crate::read`], [`crate::store`]) and convert them to JSON in
+//! [`views`] (CSV in `csv`); every failure is an [`ApiError`], mapped to a status and an
+//! `application/problem+json` body in one place.
 
+mod csv;
 mod error;
+mod get_eni;
+mod get_node;
 mod health;
 mod ip_holders;
+mod list_enis;
+mod list_ipam_pools;
 mod list_nodes;
 mod list_pods;
-mod params;
+mod list_subnets;
+mod node_diff;
+pub(crate) mod params;
 mod pod_path;
+mod pod_timeline;
 mod ready;
+mod search;
+mod subnet_history;
 mod views;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
-use podwire_node_state::NodeSnapshot;
-use podwire_node_state::resolver::NodeResolution;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
 
+pub use crate::router::app;
 pub use error::ApiError;
 
+pub use crate::read::PathResolver;
+use crate::read::Reader;
 use crate::store::Store;
-
-/// Turns a stored snapshot into pod paths: the shared resolver in production; tests pass their
-/// own so that they can use resolutions they built.
-pub type PathResolver = Arc<dyn Fn(&NodeSnapshot) -> NodeResolution + Send + Sync>;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -46,6 +60,15 @@ impl AppState {
             stale_after,
         }
     }
+
+    /// The read models over this state's store and resolver.
+    pub fn reader(&self) -> Reader {
+        Reader {
+            store: self.store.clone(),
+            resolver: self.resolver.clone(),
+            stale_after: self.stale_after,
+        }
+    }
 }
 
 impl std::fmt::Debug for AppState {
@@ -57,15 +80,42 @@ impl std::fmt::Debug for AppState {
     }
 }
 
-/// The whole HTTP application.
-pub fn app(state: AppState) -> Router {
-    Router::new()
+/// The document's fixed parts; paths and schemas come from the handlers.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "podwire",
+        description = "How every pod is wired and which ENI carries its traffic, now and at any past time. \
+                       Every GET takes `at` (RFC 3339) where a time applies; errors are RFC 9457 \
+                       problem documents; list endpoints answer CSV for `format=csv` or `Accept: text/csv`."
+    ),
+    tags(
+        (name = "nodes"), (name = "pods"), (name = "enis"), (name = "subnets"), (name = "ipam"),
+        (name = "history", description = "IP at T, pod timelines, node diffs"), (name = "search"),
+    )
+)]
+struct ApiDoc;
+
+/// The `/api` routes: health, the versioned REST endpoints, the OpenAPI document and its docs
+/// page.
+pub(crate) fn routes() -> Router<AppState> {
+    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(list_nodes::list_nodes))
+        .routes(routes!(get_node::get_node))
+        .routes(routes!(node_diff::node_diff))
+        .routes(routes!(list_pods::list_pods))
+        .routes(routes!(pod_path::pod_path))
+        .routes(routes!(pod_timeline::pod_timeline))
+        .routes(routes!(list_enis::list_enis))
+        .routes(routes!(get_eni::get_eni))
+        .routes(routes!(list_subnets::list_subnets))
+        .routes(routes!(subnet_history::subnet_history))
+        .routes(routes!(list_ipam_pools::list_ipam_pools))
+        .routes(routes!(ip_holders::ip_holders))
+        .routes(routes!(search::search))
+        .split_for_parts();
+    router
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(ready::readyz))
-        .route("/api/v1/nodes", get(list_nodes::list_nodes))
-        .route("/api/v1/pods", get(list_pods::list_pods))
-        .route("/api/v1/pods/{namespace}/{name}", get(pod_path::pod_path))
-        .route("/api/v1/ips/{ip}", get(ip_holders::ip_holders))
-        .fallback(|| async { ApiError::NoSuchRoute })
-        .with_state(state)
+        .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
 }

@@ -1,25 +1,26 @@
-use std::collections::HashMap;
-
 use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use chrono::{DateTime, Utc};
-use podwire_node_state::resolver::{NodeResolution, PodPath};
+use podwire_node_state::resolver::PodPath;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use super::views::AttachmentView;
+use super::error::Problem;
+use super::views::{AttachmentView, EniView, SnapshotRef};
 use super::{ApiError, AppState, params};
-use crate::store::NodeId;
-use crate::store::queries::StoredSnapshot;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct PodPathQuery {
+    /// RFC 3339 time; default now.
     at: Option<String>,
+    /// Only this cluster (when the name exists in several).
     cluster: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct PodPathResponse {
     namespace: String,
     name: String,
@@ -29,26 +30,29 @@ pub(crate) struct PodPathResponse {
     interfaces: Vec<InterfacePath>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct InterfacePath {
     #[serde(flatten)]
     attachment: AttachmentView,
     /// The snapshot the path was resolved from.
     snapshot: Option<SnapshotRef>,
-    /// The full path, re-resolved from that snapshot; `null` if the snapshot is gone or no longer
-    /// resolves to this interface.
+    /// The full path, re-resolved from that snapshot (pod eth0 → host veth → bridge → rules →
+    /// table → route → device → layers → NIC → ENI MAC); `null` if the snapshot is gone or no
+    /// longer resolves to this interface.
+    #[schema(value_type = Option<Object>)]
     path: Option<PodPath>,
+    /// The ENI carrying the traffic, from the node's ipamd (`null` for branch ENIs and other CNIs).
+    eni: Option<EniView>,
 }
 
-#[derive(Serialize)]
-pub(crate) struct SnapshotRef {
-    id: i64,
-    valid_from: DateTime<Utc>,
-    collected_at: DateTime<Utc>,
-}
-
-/// `GET /api/v1/pods/{namespace}/{name}?at=&cluster=`: the pod's full path at `at` (default now):
-/// the snapshot valid then is decompressed and resolved again, and the pod picked from it.
+/// The pod's full path at `at` (default now): the snapshot valid then is decompressed and
+/// resolved again, and the pod picked from it.
+#[utoipa::path(get, path = "/api/v1/pods/{namespace}/{name}", tag = "pods",
+    params(("namespace" = String, Path), ("name" = String, Path), PodPathQuery),
+    responses(
+        (status = 200, description = "The pod's path", body = PodPathResponse),
+        (status = 404, description = "No such pod at that time", body = Problem, content_type = "application/problem+json"),
+    ))]
 pub(crate) async fn pod_path(
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
@@ -58,58 +62,26 @@ pub(crate) async fn pod_path(
     let Query(query) = query?;
     let at = params::at(query.at.as_deref())?;
     let cluster = params::filter(query.cluster);
-    let rows = state
-        .store
-        .pod_at(cluster.as_deref(), &namespace, &name, at)
-        .await?;
-    if rows.is_empty() {
-        return Err(ApiError::NotFound {
-            what: format!("pod {namespace}/{name} at {}", at.to_rfc3339()),
-        });
-    }
-
-    // One snapshot and one resolution per node, however many interfaces the pod has there.
-    let mut resolved: HashMap<NodeId, Option<(StoredSnapshot, NodeResolution)>> = HashMap::new();
-    for row in &rows {
-        if resolved.contains_key(&row.node_id) {
-            continue;
-        }
-        let entry = match state.store.snapshot_at(row.node_id, at).await? {
-            Some(stored) => {
-                let resolver = state.resolver.clone();
-                let (stored, resolution) = tokio::task::spawn_blocking(move || {
-                    let resolution = resolver(&stored.snapshot);
-                    (stored, resolution)
-                })
-                .await
-                .map_err(|join| ApiError::Internal(Box::new(join)))?;
-                Some((stored, resolution))
-            }
-            None => None,
-        };
-        resolved.insert(row.node_id, entry);
-    }
-
-    let interfaces = rows
+    let not_found = || ApiError::NotFound {
+        what: format!("pod {namespace}/{name} at {}", at.to_rfc3339()),
+    };
+    let detail = match state
+        .reader()
+        .pod_detail(cluster.as_deref(), &namespace, &name, at)
+        .await
+    {
+        Ok(detail) if !detail.interfaces.is_empty() => detail,
+        Ok(_) | Err(crate::read::ReadError::NotFound { .. }) => return Err(not_found()),
+        Err(err) => return Err(err.into()),
+    };
+    let interfaces = detail
+        .interfaces
         .into_iter()
-        .map(|row| {
-            let found = resolved.get(&row.node_id).and_then(Option::as_ref);
-            let snapshot = found.map(|(stored, _)| SnapshotRef {
-                id: stored.snapshot_id,
-                valid_from: stored.valid_from,
-                collected_at: stored.collected_at,
-            });
-            let path = found.and_then(|(_, resolution)| {
-                resolution
-                    .pods
-                    .iter()
-                    .find(|p| p.netns.inode == row.attachment.netns_inode && p.pod_interface.name == row.attachment.interface)
-                    .cloned()
-            });
-            if path.is_none() {
-                tracing::warn!(node_id = row.node_id.0, %namespace, %name, "no path for an attached pod interface at this time");
-            }
-            InterfacePath { attachment: AttachmentView::from(row), snapshot, path }
+        .map(|i| InterfacePath {
+            attachment: AttachmentView::from(i.attachment),
+            snapshot: i.snapshot.map(SnapshotRef::from),
+            path: i.path,
+            eni: i.eni.map(EniView::from),
         })
         .collect();
     Ok(Json(PodPathResponse {

@@ -6,11 +6,15 @@ use chrono::{DateTime, Utc};
 use podwire_node_state::MacAddr;
 use podwire_node_state::resolver::{ProblemCode, Wiring};
 use serde::Serialize;
+use utoipa::ToSchema;
 
+use crate::history::{IpamPool, NodeEni};
+use crate::read::{NOT_ENRICHED, SnapshotMeta, SubnetSummary};
 use crate::store::queries::{AttachmentInterval, NodeLiveness};
+use crate::store::{EniInterval, NodeSummary, PoolInterval};
 
 /// A node and its liveness.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct NodeView {
     pub cluster: String,
     pub name: String,
@@ -40,7 +44,7 @@ impl From<NodeLiveness> for NodeView {
 }
 
 /// One pod interface over one interval: where it was, how it was wired, and when.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct AttachmentView {
     pub cluster: String,
     pub node: String,
@@ -48,15 +52,23 @@ pub(crate) struct AttachmentView {
     pub name: Option<String>,
     pub interface: String,
     pub netns_inode: u64,
+    #[schema(value_type = Option<String>, example = "172.31.55.218")]
     pub ip: Option<IpAddr>,
+    #[schema(value_type = Option<String>, example = "66:3a:fb:f2:00:b2")]
     pub mac: Option<MacAddr>,
     pub host_veth: Option<String>,
     pub bridge: Option<String>,
     pub route_table: Option<u32>,
     pub egress_device: Option<String>,
+    /// MAC of the ENI (or NIC) carrying the pod's traffic off the node.
+    #[schema(value_type = Option<String>)]
     pub eni_mac: Option<MacAddr>,
     pub vlan_id: Option<u16>,
+    /// `aws-vpc-cni`, `aws-vpc-cni-branch`, `flannel`, `bridge`, `kube-router` or `unknown`.
+    #[schema(value_type = String, example = "aws-vpc-cni")]
     pub wiring: Wiring,
+    /// Problem codes (`no_cni_cache_entry`, `kernel_disagrees`, …).
+    #[schema(value_type = Vec<String>)]
     pub problems: Vec<ProblemCode>,
     pub valid_from: DateTime<Utc>,
     /// `null` while current.
@@ -85,6 +97,208 @@ impl From<AttachmentInterval> for AttachmentView {
             problems: a.problems,
             valid_from: i.valid_from,
             valid_to: i.valid_to,
+        }
+    }
+}
+
+/// A node with what it held at a time: pods, ENIs, IP pools.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct NodeSummaryView {
+    #[serde(flatten)]
+    pub node: NodeView,
+    /// Pod interfaces attached at the time.
+    pub pods: i64,
+    pub pods_with_problems: i64,
+    /// The wiring most of its pods have.
+    #[schema(value_type = Option<String>)]
+    pub wiring: Option<Wiring>,
+    /// ENIs its ipamd reported.
+    pub enis: i64,
+    /// The instance type's ENI limit: EC2 enrichment, not stored by this version (`null`).
+    pub max_enis: Option<i64>,
+    pub pools: Vec<PoolView>,
+}
+
+impl From<NodeSummary> for NodeSummaryView {
+    fn from(s: NodeSummary) -> Self {
+        NodeSummaryView {
+            node: NodeView::from(s.node),
+            pods: s.pods,
+            pods_with_problems: s.pods_with_problems,
+            wiring: s.wiring,
+            enis: s.enis,
+            max_enis: None,
+            pools: s.pools.into_iter().map(PoolView::from).collect(),
+        }
+    }
+}
+
+/// One IP pool's figures.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PoolView {
+    /// `ipamd` (Amazon VPC CNI) or `host-local`.
+    pub source: &'static str,
+    /// `network-card-N` for ipamd, the CNI network name for host-local.
+    pub pool: String,
+    pub assigned: i64,
+    /// ipamd: addresses held but not assigned (the warm pool); host-local: addresses left.
+    pub free: i64,
+    pub total: i64,
+}
+
+impl From<IpamPool> for PoolView {
+    fn from(p: IpamPool) -> Self {
+        PoolView {
+            source: p.source.as_str(),
+            pool: p.pool,
+            assigned: p.assigned,
+            free: p.free,
+            total: p.total,
+        }
+    }
+}
+
+/// One node's IP pool over one interval.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PoolIntervalView {
+    pub cluster: String,
+    pub node: String,
+    #[serde(flatten)]
+    pub pool: PoolView,
+    pub valid_from: DateTime<Utc>,
+    pub valid_to: Option<DateTime<Utc>>,
+}
+
+impl From<PoolInterval> for PoolIntervalView {
+    fn from(p: PoolInterval) -> Self {
+        PoolIntervalView {
+            cluster: p.cluster,
+            node: p.node,
+            pool: PoolView::from(p.pool),
+            valid_from: p.valid_from,
+            valid_to: p.valid_to,
+        }
+    }
+}
+
+/// EC2's view of an ENI or subnet. This version stores no EC2 data: every field is `null` and
+/// `status` says `not enriched`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct EnrichmentView {
+    /// `not enriched` until EC2 enrichment has described the object.
+    pub status: &'static str,
+}
+
+impl EnrichmentView {
+    pub fn not_enriched() -> Self {
+        EnrichmentView {
+            status: NOT_ENRICHED,
+        }
+    }
+}
+
+/// An ENI as a node's ipamd reports it, joined to its host link.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct EniView {
+    pub eni_id: String,
+    pub network_card: u32,
+    pub device_number: u32,
+    pub route_table: u32,
+    pub subnet_id: Option<String>,
+    /// `primary`, `trunk` or `secondary`.
+    pub role: &'static str,
+    /// Host link carrying the ENI (`eth1`) and its MAC.
+    pub device: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub mac: Option<MacAddr>,
+    /// Addresses ipamd holds on it for pods (16 per /28 prefix).
+    pub ip_capacity: i64,
+    pub assigned: i64,
+    /// Security groups, description, interface type from EC2.
+    pub ec2: EnrichmentView,
+}
+
+impl From<NodeEni> for EniView {
+    fn from(e: NodeEni) -> Self {
+        EniView {
+            role: e.role(),
+            eni_id: e.eni_id,
+            network_card: e.network_card,
+            device_number: e.device_number,
+            route_table: e.route_table,
+            subnet_id: e.subnet_id,
+            device: e.device,
+            mac: e.mac,
+            ip_capacity: e.ip_capacity,
+            assigned: e.assigned,
+            ec2: EnrichmentView::not_enriched(),
+        }
+    }
+}
+
+/// An ENI of one node over one interval.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct EniIntervalView {
+    pub cluster: String,
+    pub node: String,
+    #[serde(flatten)]
+    pub eni: EniView,
+    pub valid_from: DateTime<Utc>,
+    pub valid_to: Option<DateTime<Utc>>,
+}
+
+impl From<EniInterval> for EniIntervalView {
+    fn from(e: EniInterval) -> Self {
+        EniIntervalView {
+            cluster: e.cluster,
+            node: e.node,
+            eni: EniView::from(e.eni),
+            valid_from: e.valid_from,
+            valid_to: e.valid_to,
+        }
+    }
+}
+
+/// A subnet as the nodes' ENIs show it.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SubnetView {
+    pub subnet_id: String,
+    pub enis: i64,
+    pub nodes: i64,
+    /// Addresses the subnet's ENIs hold for pods.
+    pub held: i64,
+    pub assigned: i64,
+    /// CIDR and EC2's available address count.
+    pub ec2: EnrichmentView,
+}
+
+impl From<SubnetSummary> for SubnetView {
+    fn from(s: SubnetSummary) -> Self {
+        SubnetView {
+            subnet_id: s.subnet_id,
+            enis: s.enis,
+            nodes: s.nodes,
+            held: s.held,
+            assigned: s.assigned,
+            ec2: EnrichmentView::not_enriched(),
+        }
+    }
+}
+
+/// The stored snapshot an answer was resolved from.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SnapshotRef {
+    pub id: i64,
+    pub valid_from: DateTime<Utc>,
+    pub collected_at: DateTime<Utc>,
+}
+
+impl From<SnapshotMeta> for SnapshotRef {
+    fn from(s: SnapshotMeta) -> Self {
+        SnapshotRef {
+            id: s.snapshot_id,
+            valid_from: s.valid_from,
+            collected_at: s.collected_at,
         }
     }
 }

@@ -6,6 +6,7 @@
 
 mod attachment;
 mod diff;
+mod eni;
 mod ipam;
 
 pub use attachment::{
@@ -13,4 +14,5 @@ pub use attachment::{
     problem_code_str,
 };
 pub use diff::{Diff, Keyed, diff};
+pub use eni::{NodeEni, enis_of};
 pub use ipam::{IpamPool, IpamPoolKey, IpamSource, ipam_pools_of};

@@ -7,8 +7,8 @@ use podwire_node_state::resolver::NodeResolution;
 use sqlx::Row;
 
 use super::blob::SnapshotBlob;
-use super::{Store, StoreError, attachment_rows, ipam_rows};
-use crate::history::{Attachment, IpamPool, attachments_of, diff, ipam_pools_of};
+use super::{Store, StoreError, attachment_rows, eni_rows, ipam_rows};
+use crate::history::{Attachment, IpamPool, NodeEni, attachments_of, diff, enis_of, ipam_pools_of};
 
 /// A node as agents and users name it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -29,7 +29,7 @@ pub enum StoredOutcome {
     Stored {
         node_id: NodeId,
         snapshot_id: i64,
-        /// History intervals opened (pod attachments and IP pools).
+        /// History intervals opened (pod attachments, IP pools and ENIs).
         opened: u64,
         /// History intervals closed.
         closed: u64,
@@ -60,6 +60,7 @@ pub struct PreparedSnapshot {
     blob: SnapshotBlob,
     attachments: Vec<Attachment>,
     ipam_pools: Vec<IpamPool>,
+    enis: Vec<NodeEni>,
 }
 
 impl PreparedSnapshot {
@@ -81,6 +82,7 @@ impl PreparedSnapshot {
             blob: SnapshotBlob::of(snapshot)?,
             attachments: attachments_of(resolution),
             ipam_pools: ipam_pools_of(snapshot),
+            enis: enis_of(snapshot),
         })
     }
 
@@ -195,6 +197,11 @@ impl Store {
         let pools = diff(&current, &prepared.ipam_pools);
         closed += ipam_rows::close(&mut tx, node_id, &pools.close, valid_from).await?;
         opened += ipam_rows::open(&mut tx, node_id, &pools.open, valid_from).await?;
+
+        let current = eni_rows::open_rows(&mut tx, node_id).await?;
+        let enis = diff(&current, &prepared.enis);
+        closed += eni_rows::close(&mut tx, node_id, &enis.close, valid_from).await?;
+        opened += eni_rows::open(&mut tx, node_id, &enis.open, valid_from).await?;
 
         sqlx::query(
             "UPDATE nodes SET boot_id = $2, kernel = $3, agent_version = $4, last_snapshot_hash = $5, \

@@ -13,6 +13,8 @@
 
 mod attachment_rows;
 pub mod blob;
+mod dashboard_queries;
+mod eni_rows;
 mod error;
 mod heartbeat;
 mod ingest;
@@ -26,6 +28,9 @@ use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
+pub use dashboard_queries::{
+    EniFilter, EniInterval, NodeSummary, PodCursor, PodPageFilter, PoolInterval,
+};
 pub use error::StoreError;
 pub use heartbeat::HeartbeatCoalescer;
 pub use ingest::{NodeId, NodeKey, PreparedSnapshot, StoredOutcome};

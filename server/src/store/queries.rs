@@ -72,7 +72,7 @@ macro_rules! interval_columns {
     };
 }
 
-fn interval(row: &PgRow) -> Result<AttachmentInterval, StoreError> {
+pub(crate) fn interval(row: &PgRow) -> Result<AttachmentInterval, StoreError> {
     Ok(AttachmentInterval {
         node_id: NodeId(row.try_get("node_id")?),
         cluster: row.try_get("cluster")?,
@@ -253,7 +253,7 @@ impl Store {
     }
 }
 
-fn node_liveness(row: &PgRow) -> Result<NodeLiveness, StoreError> {
+pub(crate) fn node_liveness(row: &PgRow) -> Result<NodeLiveness, StoreError> {
     Ok(NodeLiveness {
         node_id: NodeId(row.try_get("id")?),
         cluster: row.try_get("cluster")?,

@@ -9,6 +9,7 @@ use super::{Store, StoreError};
 pub struct RetentionReport {
     pub pod_attachments: u64,
     pub ipam_samples: u64,
+    pub eni_samples: u64,
     pub snapshots: u64,
     pub blobs: u64,
 }
@@ -37,6 +38,12 @@ impl Store {
         .execute(&mut *tx)
         .await?
         .rows_affected();
+        let eni_samples =
+            sqlx::query("DELETE FROM node_eni_samples WHERE valid_from < $1 AND valid_to < $1")
+                .bind(cutoff)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         let snapshots = sqlx::query(
             "DELETE FROM snapshots s WHERE s.valid_from < $1 AND EXISTS ( \
                  SELECT 1 FROM snapshots later WHERE later.node_id = s.node_id \
@@ -58,6 +65,7 @@ impl Store {
         Ok(RetentionReport {
             pod_attachments,
             ipam_samples,
+            eni_samples,
             snapshots,
             blobs,
         })

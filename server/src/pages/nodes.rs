@@ -1,0 +1,92 @@
+//! `/nodes`: every node with its wiring, ENIs used, IPs assigned / warm / free and last contact.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Query, State};
+use chrono::Utc;
+
+use super::PageError;
+use super::chrome::{AtQuery, Chrome, enc, time};
+use crate::history::IpamSource;
+
+pub(crate) struct NodeRow {
+    pub cluster: String,
+    pub name: String,
+    pub href: String,
+    pub wiring: String,
+    pub pods: i64,
+    pub problems: i64,
+    pub enis: i64,
+    pub assigned: i64,
+    /// ipamd: addresses held on ENIs but not assigned.
+    pub warm: String,
+    /// host-local: addresses left in the ranges; ipamd: needs the instance type (enrichment).
+    pub free: String,
+    pub last_seen: String,
+    pub stale: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "nodes.html")]
+pub(crate) struct NodesPage {
+    chrome: Chrome,
+    rows: Vec<NodeRow>,
+}
+
+pub(crate) async fn nodes(
+    State(state): State<crate::api::AppState>,
+    Query(query): Query<AtQuery>,
+) -> Result<NodesPage, PageError> {
+    let chrome = Chrome::new("Nodes", query.at.as_deref())?;
+    let summaries = state
+        .store
+        .node_summaries(None, chrome.at, Utc::now(), state.stale_after)
+        .await?;
+    let rows = summaries
+        .into_iter()
+        .map(|s| {
+            let ipamd: Vec<_> = s
+                .pools
+                .iter()
+                .filter(|p| p.source == IpamSource::Ipamd)
+                .collect();
+            let host_local: Vec<_> = s
+                .pools
+                .iter()
+                .filter(|p| p.source == IpamSource::HostLocal)
+                .collect();
+            let warm = if ipamd.is_empty() {
+                "—".to_owned()
+            } else {
+                ipamd.iter().map(|p| p.free).sum::<i64>().to_string()
+            };
+            let free = if !host_local.is_empty() {
+                host_local.iter().map(|p| p.free).sum::<i64>().to_string()
+            } else if !ipamd.is_empty() {
+                crate::read::NOT_ENRICHED.to_owned()
+            } else {
+                "—".to_owned()
+            };
+            NodeRow {
+                href: format!(
+                    "/nodes/{}/{}{}",
+                    enc(&s.node.cluster),
+                    enc(&s.node.name),
+                    chrome.at_query
+                ),
+                wiring: s.wiring.map_or("—", |w| w.as_str()).to_owned(),
+                pods: s.pods,
+                problems: s.pods_with_problems,
+                enis: s.enis,
+                assigned: s.pools.iter().map(|p| p.assigned).sum(),
+                warm,
+                free,
+                last_seen: time(s.node.last_heartbeat_at),
+                stale: s.node.stale,
+                cluster: s.node.cluster,
+                name: s.node.name,
+            }
+        })
+        .collect();
+    Ok(NodesPage { chrome, rows })
+}
