@@ -29,7 +29,7 @@ pub mod proto {
 mod content_hash;
 mod convert;
 
-pub use content_hash::{ContentHash, ContentHashLengthError, content_hash};
+pub use content_hash::{ContentHash, ContentHashLengthError, canonical_encoding, content_hash};
 pub use convert::{FromWireError, WireProblem};
 
 /// The codec of the `AgentIngest` stream, in both directions: the agent's client and the server's

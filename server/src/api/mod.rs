@@ -13,47 +13,24 @@ mod pod_path;
 mod ready;
 mod views;
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::routing::get;
-use podwire_node_state::NodeSnapshot;
-use podwire_node_state::resolver::NodeResolution;
 
 pub use error::ApiError;
 
 use crate::store::Store;
 
-/// Turns a stored snapshot into pod paths: the shared resolver in production; tests pass their
-/// own so that they can use resolutions they built.
-pub type PathResolver = Arc<dyn Fn(&NodeSnapshot) -> NodeResolution + Send + Sync>;
-
 /// What every handler can reach.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct AppState {
     pub store: Store,
-    pub resolver: PathResolver,
     /// A node not heard from for this long is reported stale.
     pub stale_after: chrono::Duration,
 }
 
 impl AppState {
-    /// State with the shared crate's resolver.
     pub fn new(store: Store, stale_after: chrono::Duration) -> Self {
-        AppState {
-            store,
-            resolver: Arc::new(podwire_node_state::resolver::resolve),
-            stale_after,
-        }
-    }
-}
-
-impl std::fmt::Debug for AppState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState")
-            .field("store", &self.store)
-            .field("stale_after", &self.stale_after)
-            .finish_non_exhaustive()
+        AppState { store, stale_after }
     }
 }
 

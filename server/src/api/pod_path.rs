@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use chrono::{DateTime, Utc};
-use podwire_node_state::resolver::{NodeResolution, PodPath};
+use podwire_node_state::resolver::{NodeResolution, PodPath, resolve};
 use serde::{Deserialize, Serialize};
 
 use super::views::AttachmentView;
@@ -76,9 +76,8 @@ pub(crate) async fn pod_path(
         }
         let entry = match state.store.snapshot_at(row.node_id, at).await? {
             Some(stored) => {
-                let resolver = state.resolver.clone();
                 let (stored, resolution) = tokio::task::spawn_blocking(move || {
-                    let resolution = resolver(&stored.snapshot);
+                    let resolution = resolve(&stored.snapshot);
                     (stored, resolution)
                 })
                 .await

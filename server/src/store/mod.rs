@@ -28,7 +28,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 pub use error::StoreError;
 pub use heartbeat::HeartbeatCoalescer;
-pub use ingest::{NodeId, NodeKey, PreparedSnapshot, StoredOutcome};
+pub use ingest::{NodeId, NodeKey, NodeLatest, PreparedSnapshot, StoredOutcome};
 pub use retention::RetentionReport;
 
 /// The migrations in the workspace's `migrations/`, embedded at build time. sqlx's Postgres
