@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 pub mod fixtures;
+pub mod ingest;
 pub mod vpc_node;
 
 use std::str::FromStr;
