@@ -66,13 +66,17 @@ impl IngestService {
         }
     }
 
-    /// The tonic service: the shared codec both ways, and the decode limit of
-    /// `--max-message-bytes` (beyond it tonic ends the stream, RESOURCE_EXHAUSTED).
+    /// The tonic service: agents' messages in the shared codec (or plain), and the decode limit
+    /// of `--max-message-bytes` (beyond it tonic ends the stream, RESOURCE_EXHAUSTED).
+    ///
+    /// Answers go out uncompressed: they are 10 to 50 bytes, which zstd makes no smaller, and
+    /// tonic sets up a fresh zstd context for every message it compresses (about 70 µs here, more
+    /// than everything else a heartbeat costs the server). An agent that accepts zstd accepts
+    /// plain messages too.
     pub fn into_server(self) -> AgentIngestServer<IngestService> {
         let limit = usize::try_from(self.ingest.settings.max_message_bytes).unwrap_or(usize::MAX);
         AgentIngestServer::new(self)
             .accept_compressed(COMPRESSION)
-            .send_compressed(COMPRESSION)
             .max_decoding_message_size(limit)
     }
 }
