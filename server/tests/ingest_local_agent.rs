@@ -15,9 +15,8 @@ use tonic::Code;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
+        .and_then(|listener| listener.local_addr())
+        .expect("a free loopback port")
         .port()
 }
 
@@ -44,7 +43,10 @@ async fn wait_for_file(path: &Path, server: &mut tokio::process::Child) -> Strin
             "{} never written",
             path.display()
         );
-        assert!(server.try_wait().unwrap().is_none(), "server exited early");
+        assert!(
+            server.try_wait().expect("server status").is_none(),
+            "server exited early"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

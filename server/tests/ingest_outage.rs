@@ -22,15 +22,20 @@ use tonic::Code;
 
 /// `GET path` over plain HTTP/1.1; the status code.
 async fn http_status(address: std::net::SocketAddr, path: &str) -> u16 {
-    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("the HTTP server listens");
     stream
         .write_all(
             format!("GET {path} HTTP/1.1\r\nHost: podwire\r\nConnection: close\r\n\r\n").as_bytes(),
         )
         .await
-        .unwrap();
+        .expect("send the request");
     let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
+    stream
+        .read_to_string(&mut response)
+        .await
+        .expect("read the response");
     response
         .split(' ')
         .nth(1)

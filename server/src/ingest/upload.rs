@@ -1,8 +1,9 @@
 //! The CPU half of a snapshot upload: bounds, identity, conversion to the model, content hash,
 //! resolution and the prepared rows, on a blocking thread.
 //!
-//! A 250-pod snapshot costs a few milliseconds here (measured in the `ingest_cost` example), far
-//! too long for an async worker, so it runs under `spawn_blocking`, and at most one upload per
+//! A 250-pod snapshot costs about 7 ms of CPU here (the `ingest_cost` example: conversion 1 ms,
+//! canonical encoding, hash and compression 3 ms, resolution 2.7 ms), far too long for an async
+//! worker, so it runs under `spawn_blocking`, and at most one upload per
 //! core at a time (a semaphore): a burst of uploads queues for the CPU instead of starving the
 //! heartbeats and the HTTP API of runtime threads. Nothing here touches the database.
 

@@ -7,9 +7,11 @@
 //! node state share one blob whichever arrived first, and the time lives in the `snapshots` row.
 //!
 //! Protobuf rather than JSON, measured on a 250-pod Amazon VPC CNI node
-//! (`cargo run --release -p podwire-server --example ingest_cost`): fewer bytes before and after
-//! zstd, and faster to encode, hash and decode; it is also the form the hash is defined on, so
-//! the store needs no second canonical form. Old blobs stay readable: protobuf skips fields it
+//! (`cargo run --release -p podwire-server --example ingest_cost`, CPU time on a busy 2-core box):
+//! 258 KB raw and 43.1 KB stored instead of 1.17 MB and 47.8 KB; 3.1 ms instead of 4.1 ms to
+//! make (encode, hash, compress); 2.1 ms instead of 4.9 ms to read back. It is also the form the
+//! content hash is defined on, so ingest encodes once for both, where JSON would need a second
+//! canonical form next to the one the agent's hash covers. Old blobs stay readable: protobuf skips fields it
 //! does not know and defaults fields it does not find, and the wire conversion checks the rest.
 //! Blobs written before migration 0002 hold canonical JSON and are still read
 //! ([`BlobEncoding::Json`]).
