@@ -34,8 +34,31 @@ pub struct Args {
     pub grpc_listen: SocketAddr,
 
     /// File of accepted agent tokens, one per line (blank lines and `#` comments ignored).
+    /// Agents send one as `authorization: Bearer <token>`. Without this file (and without
+    /// --allow-unauthenticated-agents) every agent is refused, except the one --local-agent
+    /// starts, which gets a token of its own.
     #[arg(long, env = "PODWIRE_AGENT_TOKEN_FILE", value_name = "FILE")]
     pub agent_token_file: Option<PathBuf>,
+
+    /// Accept agents without checking any token. Only for a trusted network (a laptop, a lab).
+    #[arg(long, conflicts_with = "agent_token_file")]
+    pub allow_unauthenticated_agents: bool,
+
+    /// The largest agent message accepted, in bytes after decompression; larger ones end the
+    /// stream with RESOURCE_EXHAUSTED. A 250-pod node's snapshot is about 350 KB.
+    #[arg(
+        long,
+        env = "PODWIRE_MAX_MESSAGE_BYTES",
+        default_value_t = 16 << 20,
+        value_name = "BYTES",
+        value_parser = clap::value_parser!(u32).range(64 << 10..=1 << 30)
+    )]
+    pub max_message_bytes: u32,
+
+    /// How often agents send a heartbeat while their node's state is unchanged (told to each agent
+    /// when it connects).
+    #[arg(long, env = "PODWIRE_AGENT_HEARTBEAT_INTERVAL", default_value = "15s", value_parser = parse_duration)]
+    pub agent_heartbeat_interval: Duration,
 
     /// Directory for local-mode state (the private Postgres). Default: /var/lib/podwire when run
     /// as root, else $XDG_DATA_HOME/podwire, ~/.local/share/podwire or ./podwire-data.
@@ -75,11 +98,25 @@ pub struct Config {
     pub grpc_listen: SocketAddr,
     /// `None`: no token file given (the ingest decides what that allows).
     pub agent_tokens: Option<AgentTokens>,
+    pub ingest: IngestSettings,
     pub database: Database,
+    /// Where local-mode state lives: the private Postgres, the local agent's token.
+    pub data_dir: PathBuf,
     pub retention: Duration,
     pub stale_after: Duration,
     pub heartbeat_flush: Duration,
     pub local_agent: Option<LocalAgentProgram>,
+}
+
+/// How the gRPC ingest treats agents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestSettings {
+    /// Accept agents without a token (`--allow-unauthenticated-agents`).
+    pub allow_unauthenticated: bool,
+    /// The decode limit of one agent message, in bytes.
+    pub max_message_bytes: u32,
+    /// What agents are told to use between heartbeats.
+    pub heartbeat_interval: Duration,
 }
 
 /// Where the data lives.
@@ -91,13 +128,18 @@ pub enum Database {
     Local { data_dir: PathBuf },
 }
 
-/// The accepted agent tokens. Debug output never shows them.
+/// The accepted agent tokens. Debug output never shows them. Checking a token against them is
+/// the ingest's business (in constant time, `ingest::StaticTokens`).
 #[derive(Clone, PartialEq, Eq)]
 pub struct AgentTokens(Vec<String>);
 
 impl AgentTokens {
-    pub fn contains(&self, token: &str) -> bool {
-        self.0.iter().any(|t| t == token)
+    pub fn new(tokens: Vec<String>) -> Self {
+        AgentTokens(tokens)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
     }
 
     pub fn len(&self) -> usize {
@@ -135,6 +177,14 @@ pub enum ConfigError {
     ZeroDuration { name: &'static str },
     #[error("--retention {0:?} is shorter than one hour")]
     RetentionTooShort(Duration),
+    #[error(
+        "--stale-after {stale_after:?} must be at least twice --agent-heartbeat-interval \
+         {heartbeat:?}, or nodes turn stale between two heartbeats"
+    )]
+    StaleBeforeHeartbeats {
+        stale_after: Duration,
+        heartbeat: Duration,
+    },
     #[error("--local-agent cannot start the agent")]
     LocalAgent(#[source] LocalAgentError),
 }
@@ -148,6 +198,7 @@ impl Args {
         for (name, value) in [
             ("stale-after", self.stale_after),
             ("heartbeat-flush", self.heartbeat_flush),
+            ("agent-heartbeat-interval", self.agent_heartbeat_interval),
         ] {
             if value.is_zero() {
                 return Err(ConfigError::ZeroDuration { name });
@@ -156,6 +207,13 @@ impl Args {
         if self.retention < Duration::from_secs(3600) {
             return Err(ConfigError::RetentionTooShort(self.retention));
         }
+        if self.stale_after < self.agent_heartbeat_interval.saturating_mul(2) {
+            return Err(ConfigError::StaleBeforeHeartbeats {
+                stale_after: self.stale_after,
+                heartbeat: self.agent_heartbeat_interval,
+            });
+        }
+        let data_dir = self.data_dir.clone().unwrap_or_else(default_data_dir);
         let agent_tokens = self
             .agent_token_file
             .as_deref()
@@ -169,7 +227,7 @@ impl Args {
                 PgConnectOptions::from_str(url).map_err(ConfigError::DatabaseUrl)?,
             )),
             None => Database::Local {
-                data_dir: self.data_dir.clone().unwrap_or_else(default_data_dir),
+                data_dir: data_dir.clone(),
             },
         };
         let local_agent = if self.local_agent {
@@ -181,7 +239,13 @@ impl Args {
             http_listen: self.http_listen,
             grpc_listen: self.grpc_listen,
             agent_tokens,
+            ingest: IngestSettings {
+                allow_unauthenticated: self.allow_unauthenticated_agents,
+                max_message_bytes: self.max_message_bytes,
+                heartbeat_interval: self.agent_heartbeat_interval,
+            },
             database,
+            data_dir,
             retention: self.retention,
             stale_after: self.stale_after,
             heartbeat_flush: self.heartbeat_flush,
@@ -240,6 +304,14 @@ mod tests {
         a.database_url = None;
         let config = a.validate().unwrap();
         assert!(matches!(config.database, Database::Local { .. }));
+        assert_eq!(
+            config.ingest,
+            IngestSettings {
+                allow_unauthenticated: false,
+                max_message_bytes: 16 << 20,
+                heartbeat_interval: Duration::from_secs(15),
+            }
+        );
         assert_eq!(config.retention, Duration::from_secs(30 * 86400));
     }
 
@@ -271,6 +343,23 @@ mod tests {
         let mut port = args(&[]);
         port.database_url = Some("postgres://app@db:notaport/podwire".into());
         assert!(matches!(port.validate(), Err(ConfigError::DatabaseUrl(_))));
+        let mut beats = args(&["--stale-after", "20s", "--agent-heartbeat-interval", "15s"]);
+        beats.database_url = None;
+        assert!(matches!(
+            beats.validate(),
+            Err(ConfigError::StaleBeforeHeartbeats { .. })
+        ));
+        assert!(
+            Args::try_parse_from([
+                "podwire-server",
+                "--agent-token-file",
+                "/etc/podwire/tokens",
+                "--allow-unauthenticated-agents"
+            ])
+            .is_err(),
+            "a token file and accepting everyone contradict each other"
+        );
+        assert!(Args::try_parse_from(["podwire-server", "--max-message-bytes", "1000"]).is_err());
         assert!(Args::try_parse_from(["podwire-server", "--retention", "soon"]).is_err());
         assert!(Args::try_parse_from(["podwire-server", "--http-listen", "localhost"]).is_err());
     }
@@ -281,9 +370,7 @@ mod tests {
         let good = dir.path().join("tokens");
         std::fs::write(&good, "# agents\nabc123\n\n  def456  \n").unwrap();
         let tokens = read_tokens(&good).unwrap();
-        assert!(
-            tokens.contains("abc123") && tokens.contains("def456") && !tokens.contains("# agents")
-        );
+        assert_eq!(tokens.iter().collect::<Vec<_>>(), ["abc123", "def456"]);
         assert_eq!(format!("{tokens:?}"), "AgentTokens(2 tokens)");
         let empty = dir.path().join("empty");
         std::fs::write(&empty, "# none yet\n").unwrap();

@@ -4,6 +4,11 @@
 //! The agent binary is taken from the server binary's own directory (a release unpacks both
 //! there; `cargo build` puts both in `target/<profile>/`). Whether it has the `run` subcommand is
 //! checked before the server binds anything, by asking for its help text.
+//!
+//! The agent authenticates like any other: the server draws a fresh random token at every start,
+//! writes it to `<data-dir>/local-agent.token` (mode 0600) and accepts it next to the tokens of
+//! `--agent-token-file`, and the agent is given `--token-file` pointing there. No manual token
+//! setup, and nothing else on the machine can stream as this agent without reading that file.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -16,6 +21,9 @@ use tokio::sync::watch;
 
 /// The agent's binary name.
 pub const AGENT_BINARY: &str = "podwire-agent";
+
+/// The local agent's token file, in the data directory.
+pub const TOKEN_FILE: &str = "local-agent.token";
 
 /// How long the agent gets to exit after SIGTERM before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(10);
@@ -42,6 +50,63 @@ pub enum LocalAgentError {
     },
     #[error("{} has no usable `run` subcommand (`run --help` {status}, and must mention --server)", .binary.display())]
     NoRunSubcommand { binary: PathBuf, status: ExitStatus },
+    #[error("cannot draw a random token for the local agent")]
+    Random(#[source] getrandom::Error),
+    #[error("cannot write the local agent's token to {}", .path.display())]
+    TokenFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The token made for the agent `--local-agent` runs: 32 random bytes in hex, written to a file
+/// only the server's user can read. Debug output never shows it.
+#[derive(Clone)]
+pub struct LocalAgentToken {
+    path: PathBuf,
+    token: String,
+}
+
+impl LocalAgentToken {
+    /// Draws a new token and writes it to `<data_dir>/local-agent.token`, replacing the previous
+    /// run's (atomically: a running agent never reads half a token).
+    pub fn issue(data_dir: &Path) -> Result<Self, LocalAgentError> {
+        let path = data_dir.join(TOKEN_FILE);
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(LocalAgentError::Random)?;
+        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let write = || -> std::io::Result<()> {
+            std::fs::create_dir_all(data_dir)?;
+            // A temporary file is created with mode 0600, so the token is never readable by others.
+            let mut file = tempfile::NamedTempFile::new_in(data_dir)?;
+            std::io::Write::write_all(&mut file, format!("{token}\n").as_bytes())?;
+            file.persist(&path).map_err(|err| err.error)?;
+            Ok(())
+        };
+        write().map_err(|source| LocalAgentError::TokenFile {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(LocalAgentToken { path, token })
+    }
+
+    /// The file the agent reads it from (`--token-file`).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The token, for the server's list of accepted ones.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+}
+
+impl std::fmt::Debug for LocalAgentToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalAgentToken")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Finds `podwire-agent` beside the running server binary.
@@ -75,8 +140,9 @@ pub fn locate_in(dir: &Path) -> Result<LocalAgentProgram, LocalAgentError> {
 }
 
 impl LocalAgentProgram {
-    /// The agent's arguments: stream to this server's gRPC address as cluster `local`.
-    pub fn args(&self, grpc_listen: SocketAddr) -> Vec<String> {
+    /// The agent's arguments: stream to this server's gRPC address as cluster `local`, with the
+    /// token in `token_file`.
+    pub fn args(&self, grpc_listen: SocketAddr, token_file: &Path) -> Vec<String> {
         let mut target = grpc_listen;
         if target.ip().is_unspecified() {
             target.set_ip(if target.is_ipv4() {
@@ -91,6 +157,8 @@ impl LocalAgentProgram {
             &format!("http://{target}"),
             "--cluster",
             "local",
+            "--token-file",
+            &token_file.display().to_string(),
         ]
         .map(str::to_owned)
         .to_vec()
@@ -98,8 +166,13 @@ impl LocalAgentProgram {
 
     /// Runs the agent until `shutdown` turns true, restarting it with exponential backoff when it
     /// exits. An exit with status 2 (a usage error) is not retried: it will not fix itself.
-    pub async fn supervise(self, grpc_listen: SocketAddr, mut shutdown: watch::Receiver<bool>) {
-        let args = self.args(grpc_listen);
+    pub async fn supervise(
+        self,
+        grpc_listen: SocketAddr,
+        token: LocalAgentToken,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let args = self.args(grpc_listen, token.path());
         let new_backoff = || {
             ExponentialBuilder::default()
                 .with_min_delay(Duration::from_secs(1))
@@ -221,14 +294,50 @@ mod tests {
         );
         let program = locate_in(dir.path()).unwrap();
         assert_eq!(
-            program.args("0.0.0.0:50051".parse().unwrap()),
+            program.args(
+                "0.0.0.0:50051".parse().unwrap(),
+                Path::new("/var/lib/podwire/local-agent.token")
+            ),
             [
                 "run",
                 "--server",
                 "http://127.0.0.1:50051",
                 "--cluster",
-                "local"
+                "local",
+                "--token-file",
+                "/var/lib/podwire/local-agent.token"
             ]
+        );
+    }
+
+    #[test]
+    fn local_agent_token_is_fresh_private_and_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let first = LocalAgentToken::issue(&data).unwrap();
+        assert_eq!(first.path(), data.join(TOKEN_FILE));
+        assert_eq!(first.token().len(), 64);
+        assert!(first.token().bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(
+            std::fs::read_to_string(first.path()).unwrap().trim(),
+            first.token()
+        );
+        let mode = std::fs::metadata(first.path())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "only the server's user reads it");
+        assert!(!format!("{first:?}").contains(first.token()));
+        let second = LocalAgentToken::issue(&data).unwrap();
+        assert_ne!(second.token(), first.token());
+        assert_eq!(
+            std::fs::read_to_string(second.path()).unwrap().trim(),
+            second.token()
+        );
+        assert_eq!(
+            std::fs::read_dir(&data).unwrap().count(),
+            1,
+            "no temporary file left"
         );
     }
 
@@ -245,8 +354,9 @@ mod tests {
         );
         let program = locate_in(dir.path()).unwrap();
         let (stop, stopped) = watch::channel(false);
+        let token = LocalAgentToken::issue(dir.path()).unwrap();
         let supervisor =
-            tokio::spawn(program.supervise("127.0.0.1:50051".parse().unwrap(), stopped));
+            tokio::spawn(program.supervise("127.0.0.1:50051".parse().unwrap(), token, stopped));
         let pid = loop {
             if let Some(pid) = std::fs::read_to_string(&pid_file)
                 .ok()

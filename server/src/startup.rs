@@ -1,5 +1,6 @@
 //! What `podwire-server` does once its configuration is valid: database (private or given),
-//! migrations, background tasks, the HTTP listener; and the orderly stop on SIGINT/SIGTERM.
+//! migrations, background tasks, the HTTP and gRPC listeners; and the orderly stop on
+//! SIGINT/SIGTERM.
 
 use std::time::Duration;
 
@@ -12,6 +13,8 @@ use tokio::sync::watch;
 
 use crate::api::{self, AppState};
 use crate::config::{Config, Database};
+use crate::ingest::{self, Ingest, IngestService, SnapshotLimits, UploadWorkers};
+use crate::local_agent::LocalAgentToken;
 use crate::local_postgres::LocalPostgres;
 use crate::store::{HeartbeatCoalescer, Store};
 
@@ -20,15 +23,6 @@ const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 
 /// How long start-up keeps trying to reach the database and migrate it.
 const MIGRATE_PATIENCE: Duration = Duration::from_secs(120);
-
-/// What the ingest (gRPC) side works with: it records snapshots through `store` and notes
-/// heartbeats in `heartbeats`, flushed by the server in one statement per interval.
-#[derive(Debug, Clone)]
-pub struct Services {
-    pub store: Store,
-    pub heartbeats: HeartbeatCoalescer,
-    pub config: Config,
-}
 
 /// Runs the server until SIGINT or SIGTERM. A private Postgres started here is stopped on every
 /// way out, error or not.
@@ -64,27 +58,73 @@ async fn serve(
         migrated = migrate_with_retries(&store) => migrated?,
         _ = wait(shutdown.clone()) => return Ok(()),
     }
-    let listener = TcpListener::bind(config.http_listen)
-        .await
-        .with_context(|| format!("cannot listen on --http-listen {}", config.http_listen))?;
-    tracing::info!(
-        "podwire API at http://{}/api/v1/pods",
-        listener.local_addr().unwrap_or(config.http_listen)
-    );
+    let listeners = Listeners::bind(&config).await?;
+    serve_with(config, store, listeners, shutdown).await
+}
 
-    let services = Services {
-        store: store.clone(),
-        heartbeats: HeartbeatCoalescer::new(),
-        config: config.clone(),
-    };
+/// The server's two sockets, bound before anything is served: a port in use ends start-up with
+/// a message naming the flag.
+#[derive(Debug)]
+pub struct Listeners {
+    pub http: TcpListener,
+    pub grpc: TcpListener,
+}
+
+impl Listeners {
+    pub async fn bind(config: &Config) -> anyhow::Result<Self> {
+        let http = TcpListener::bind(config.http_listen)
+            .await
+            .with_context(|| format!("cannot listen on --http-listen {}", config.http_listen))?;
+        let grpc = TcpListener::bind(config.grpc_listen)
+            .await
+            .with_context(|| format!("cannot listen on --grpc-listen {}", config.grpc_listen))?;
+        Ok(Listeners { http, grpc })
+    }
+}
+
+/// Serves the REST API and the agents' gRPC ingest on `listeners`, with the background tasks
+/// (heartbeat flushes, retention, the local agent), until `shutdown` turns true or either server
+/// fails; then stops the other one and the tasks, and waits for the last heartbeat flush. The
+/// database is expected to be migrated (it may be unreachable: requests then answer
+/// UNAVAILABLE / 503 and the server stays up).
+pub async fn serve_with(
+    config: Config,
+    store: Store,
+    listeners: Listeners,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let http_addr = listeners.http.local_addr().unwrap_or(config.http_listen);
+    let grpc_addr = listeners.grpc.local_addr().unwrap_or(config.grpc_listen);
+    tracing::info!("podwire API at http://{http_addr}/api/v1/pods");
+    tracing::info!(%grpc_addr, "agent ingest (gRPC) listening");
+
     let stale_after =
         chrono::Duration::from_std(config.stale_after).context("--stale-after is too long")?;
     let retention =
         chrono::Duration::from_std(config.retention).context("--retention is too long")?;
-    // Background tasks stop once the HTTP server has stopped, whatever stopped it.
+    let local_agent_token = match &config.local_agent {
+        Some(_) => {
+            Some(LocalAgentToken::issue(&config.data_dir).context("preparing the local agent")?)
+        }
+        None => None,
+    };
+
+    // The servers stop together: on the shutdown signal, or when either of them fails.
+    let (stop_servers, servers_stopping) = watch::channel(false);
+    let heartbeats = HeartbeatCoalescer::new();
+    let ingest = IngestService::new(Ingest::new(
+        store.clone(),
+        heartbeats.clone(),
+        ingest::authenticator_for(&config, local_agent_token.as_ref()),
+        UploadWorkers::per_core(SnapshotLimits::default()),
+        config.ingest.clone(),
+        servers_stopping.clone(),
+    ));
+
+    // Background tasks stop once both servers have stopped, whatever stopped them.
     let (stop_tasks, tasks_stopped) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(services.heartbeats.clone().run_flusher(
+    tasks.spawn(heartbeats.run_flusher(
         store.clone(),
         config.heartbeat_flush,
         tasks_stopped.clone(),
@@ -94,22 +134,43 @@ async fn serve(
         retention,
         tasks_stopped.clone(),
     ));
-    // The gRPC ingest binds `config.grpc_listen` here and serves `services`.
-    tracing::info!(grpc_listen = %config.grpc_listen, "agent ingest (gRPC) is not part of this build yet");
-    if let Some(agent) = config.local_agent.clone() {
-        tasks.spawn(agent.supervise(config.grpc_listen, tasks_stopped.clone()));
+    if let (Some(agent), Some(token)) = (config.local_agent.clone(), local_agent_token) {
+        tasks.spawn(agent.supervise(grpc_addr, token, tasks_stopped.clone()));
     }
 
-    let app = api::app(AppState::new(store, stale_after));
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(wait(shutdown))
-        .await
-        .context("HTTP server failed");
+    let stop_on_signal = {
+        let stop_servers = stop_servers.clone();
+        let mut stopping = servers_stopping.clone();
+        async move {
+            tokio::select! {
+                _ = wait(shutdown) => {}
+                _ = stopping.wait_for(|stop| *stop) => {}
+            }
+            let _ = stop_servers.send(true);
+        }
+    };
+    let http = async {
+        let app = api::app(AppState::new(store, stale_after));
+        let served = axum::serve(listeners.http, app)
+            .with_graceful_shutdown(wait(servers_stopping.clone()))
+            .await
+            .context("HTTP server failed");
+        let _ = stop_servers.send(true);
+        served
+    };
+    let grpc = async {
+        let served = ingest::serve(listeners.grpc, ingest, servers_stopping.clone())
+            .await
+            .context("gRPC ingest server failed");
+        let _ = stop_servers.send(true);
+        served
+    };
+    let ((), http_served, grpc_served) = tokio::join!(stop_on_signal, http, grpc);
+
     // Wait for the tasks' last work: the final heartbeat flush, the agent's stop.
     let _ = stop_tasks.send(true);
     while tasks.join_next().await.is_some() {}
-    drop(services);
-    served
+    http_served.and(grpc_served)
 }
 
 /// Keeps trying while the database is unreachable (it may be starting too), up to

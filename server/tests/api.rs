@@ -1,21 +1,15 @@
-//! The REST API through `app().oneshot()`: no socket, a real Postgres, snapshots and resolutions
-//! built by hand (the resolver used for re-resolution maps each stored snapshot back to the
-//! resolution the test built for it).
+//! The REST API through `app().oneshot()`: no socket, a real Postgres, snapshots of a VPC CNI node
+//! stored with their resolution by the real resolver, and re-resolved by it for pod paths.
 
 mod common;
-
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::TestDb;
 use common::fixtures::{Pod, node_state, pod, t};
 use http_body_util::BodyExt;
-use podwire_node_state::resolver::NodeResolution;
-use podwire_server::api::{AppState, PathResolver, app};
+use podwire_server::api::{AppState, app};
 use podwire_server::store::NodeKey;
-use podwire_server::store::blob::content_hash;
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -23,28 +17,22 @@ use tower::ServiceExt;
 /// and whose `shop/db-0` is deleted then.
 struct Fixture {
     db: TestDb,
-    resolutions: Arc<Mutex<HashMap<[u8; 32], NodeResolution>>>,
 }
 
 impl Fixture {
     async fn new() -> Fixture {
         let fixture = Fixture {
             db: TestDb::new().await,
-            resolutions: Arc::default(),
         };
         let web = pod("shop", "web-1", 4026532001, "172.31.55.218");
         let db_pod = pod("shop", "db-0", 4026532002, "172.31.55.219");
         fixture.record(t(12, 0), &[web.clone(), db_pod]).await;
-        fixture.record(t(12, 10), &[web.on_eni1()]).await;
+        fixture.record(t(12, 10), &[web.on_eni(1)]).await;
         fixture
     }
 
     async fn record(&self, at: chrono::DateTime<chrono::Utc>, pods: &[Pod]) {
         let (snapshot, resolution) = node_state("prod", "ip-172-31-55-1", at, pods);
-        self.resolutions.lock().expect("lock").insert(
-            content_hash(&snapshot).expect("test support"),
-            resolution.clone(),
-        );
         let key = NodeKey {
             cluster: "prod".into(),
             name: "ip-172-31-55-1".into(),
@@ -57,21 +45,7 @@ impl Fixture {
     }
 
     fn state(&self) -> AppState {
-        let resolutions = self.resolutions.clone();
-        let resolver: PathResolver = Arc::new(move |snapshot| {
-            let hash = content_hash(snapshot).expect("hash");
-            resolutions
-                .lock()
-                .expect("lock")
-                .get(&hash)
-                .cloned()
-                .expect("a resolution for every stored snapshot")
-        });
-        AppState {
-            store: self.db.store.clone(),
-            resolver,
-            stale_after: chrono::Duration::seconds(90),
-        }
+        AppState::new(self.db.store.clone(), chrono::Duration::seconds(90))
     }
 
     async fn get(&self, uri: &str) -> (StatusCode, Value) {

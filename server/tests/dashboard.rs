@@ -9,27 +9,18 @@
 )]
 mod common;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use common::TestDb;
 use common::fixtures::{Pod, node_state, pod, t};
 use http_body_util::BodyExt;
-use podwire_node_state::resolver::NodeResolution;
-use podwire_node_state::{
-    IpamdCidr, IpamdEni, IpamdEnis, IpamdNetworkCard, IpamdShape, VpcCniState,
-};
-use podwire_server::api::{AppState, PathResolver, app};
+use podwire_server::api::{AppState, app};
 use podwire_server::store::NodeKey;
-use podwire_server::store::blob::content_hash;
 use serde_json::Value;
 use tower::ServiceExt;
 
 struct Fixture {
     db: TestDb,
-    resolutions: Arc<Mutex<HashMap<[u8; 32], NodeResolution>>>,
 }
 
 impl Fixture {
@@ -38,13 +29,12 @@ impl Fixture {
     async fn new() -> Fixture {
         let f = Fixture {
             db: TestDb::new().await,
-            resolutions: Arc::default(),
         };
         let web = pod("shop", "web-1", 4026532001, "172.31.55.218");
         let db_pod = pod("shop", "db-0", 4026532002, "172.31.55.219");
         f.record("ip-172-31-55-1", t(12, 0), &[web.clone(), db_pod])
             .await;
-        f.record("ip-172-31-55-1", t(12, 10), &[web.on_eni1()])
+        f.record("ip-172-31-55-1", t(12, 10), &[web.on_eni(1)])
             .await;
         let others = [
             pod("kube-system", "coredns-1", 4026532101, "172.31.60.10"),
@@ -55,38 +45,10 @@ impl Fixture {
         f
     }
 
+    /// Stores the node's real snapshot (a VPC CNI node with ipamd state), resolved by the real
+    /// resolver.
     async fn record(&self, node: &str, at: chrono::DateTime<chrono::Utc>, pods: &[Pod]) {
-        let (mut snapshot, resolution) = node_state("prod", node, at, pods);
-        snapshot.vpc_cni = Some(VpcCniState {
-            ipamd: Some(IpamdEnis {
-                shape: IpamdShape::PerNetworkCard,
-                network_cards: vec![IpamdNetworkCard {
-                    index: 0,
-                    total_ips: 10,
-                    assigned_ips: u32::try_from(pods.len()).unwrap(),
-                    enis: vec![IpamdEni {
-                        id: format!("eni-0{}", node.replace('-', "").trim_start_matches("ip")),
-                        is_primary: true,
-                        is_trunk: false,
-                        is_efa: false,
-                        device_number: 0,
-                        route_table_id: None,
-                        subnet_id: Some("subnet-0a1b2c".into()),
-                        excluded_for_pod_ips: false,
-                        cidrs: vec![IpamdCidr {
-                            cidr: "172.31.55.0/28".parse().unwrap(),
-                            is_prefix: true,
-                            addresses: vec![],
-                        }],
-                    }],
-                }],
-            }),
-            checkpoint: None,
-        });
-        self.resolutions
-            .lock()
-            .unwrap()
-            .insert(content_hash(&snapshot).unwrap(), resolution.clone());
+        let (snapshot, resolution) = node_state("prod", node, at, pods);
         let key = NodeKey {
             cluster: "prod".into(),
             name: node.into(),
@@ -99,16 +61,7 @@ impl Fixture {
     }
 
     fn state(&self) -> AppState {
-        let resolutions = self.resolutions.clone();
-        let resolver: PathResolver = Arc::new(move |snapshot| {
-            let hash = content_hash(snapshot).unwrap();
-            resolutions.lock().unwrap().get(&hash).cloned().unwrap()
-        });
-        AppState {
-            store: self.db.store.clone(),
-            resolver,
-            stale_after: chrono::Duration::days(36500),
-        }
+        AppState::new(self.db.store.clone(), chrono::Duration::days(36500))
     }
 
     async fn get(&self, uri: &str) -> (StatusCode, String, String) {
@@ -153,8 +106,8 @@ fn example(parameter: &str) -> &'static str {
         "cluster" => "prod",
         "name" => "web-1",
         "namespace" => "shop",
-        "eni_id" => "eni-017231551",
-        "subnet_id" => "subnet-0a1b2c",
+        "eni_id" => "eni-0bc88d2e1f78e70a2",
+        "subnet_id" => "subnet-0a1b2c3d4e5f60718",
         "ip" => "172.31.55.218",
         other => panic!("no example for path parameter {other}"),
     }
@@ -164,7 +117,7 @@ fn example(parameter: &str) -> &'static str {
 async fn every_get_in_the_openapi_document_answers() {
     let f = Fixture::new().await;
     let (_, enis) = f.json("/api/v1/enis").await;
-    assert_eq!(enis["enis"].as_array().map(Vec::len), Some(2), "{enis}");
+    assert_eq!(enis["enis"].as_array().map(Vec::len), Some(4), "{enis}");
     let (status, doc) = f.json("/api/openapi.json").await;
     assert_eq!(status, StatusCode::OK);
     assert!(

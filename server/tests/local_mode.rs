@@ -242,6 +242,12 @@ async fn server_binary_runs_local_mode_and_stops_cleanly_on_sigterm() {
     .unwrap();
     let status = server.wait().await.unwrap();
     assert!(status.success(), "{status}");
+    // `pg_ctl stop -w` returns once the postmaster has removed its pid file, which it does just
+    // before it exits: give the exit itself a moment.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while alive(postmaster) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(
         !alive(postmaster),
         "private Postgres stopped with the server"

@@ -6,6 +6,7 @@ mod common;
 use chrono::{DateTime, Utc};
 use common::TestDb;
 use common::fixtures::{ENI0, ENI1, Pod, mac, node_state, pod, t};
+use podwire_node_state::resolver::{KernelCheck, Wiring};
 use podwire_server::store::queries::{AttachmentInterval, PodFilter};
 use podwire_server::store::{NodeKey, Store, StoreError, StoredOutcome};
 
@@ -52,6 +53,37 @@ fn at(time: DateTime<Utc>) -> PodFilter {
     }
 }
 
+/// The fixture node is what these tests stand on: the real resolver must find every pod, name it
+/// from the CNI cache, send it out through its ENI's table and device, agree with the kernel's
+/// recorded answers, and find nothing wrong.
+#[test]
+fn the_fixture_node_resolves_like_a_vpc_cni_node() {
+    let pods = [
+        pod("shop", "web-1", 4026532001, "172.31.55.218"),
+        pod("shop", "db-0", 4026532002, "172.31.55.219").on_eni(1),
+    ];
+    let (_, resolution) = node_state("prod", "ip-172-31-55-1", t(12, 0), &pods);
+    assert_eq!(resolution.pods.len(), 2);
+    let db = &resolution.pods[0];
+    let web = &resolution.pods[1];
+    assert_eq!(
+        (db.name.as_deref(), web.name.as_deref()),
+        (Some("db-0"), Some("web-1"))
+    );
+    for (path, table, device, eni) in [(web, 254, "eth0", ENI0), (db, 2, "eth1", ENI1)] {
+        assert_eq!(path.wiring, Wiring::AwsVpcCni);
+        assert!(path.problems.is_empty(), "{:?}", path.problems);
+        let egress = path.egress.as_ref().expect("an egress path");
+        assert_eq!(egress.table, Some(table));
+        assert_eq!(
+            egress.egress_device.as_ref().map(|l| l.name.as_str()),
+            Some(device)
+        );
+        assert_eq!(egress.eni_mac, Some(mac(eni)));
+        assert_eq!(egress.kernel, KernelCheck::Agrees);
+    }
+}
+
 #[tokio::test]
 async fn intervals_follow_pod_add_delete_readdress_and_eni_move() {
     let db = TestDb::new().await;
@@ -69,11 +101,12 @@ async fn intervals_follow_pod_add_delete_readdress_and_eni_move() {
         &[web.clone(), db_pod.clone()],
     )
     .await;
+    // two pods, and the node's ipamd pool (network card 0)
     assert!(
         matches!(
             first,
             StoredOutcome::Stored {
-                opened: 2,
+                opened: 3,
                 closed: 0,
                 ..
             }
@@ -104,7 +137,7 @@ async fn intervals_follow_pod_add_delete_readdress_and_eni_move() {
 
     // 12:10 web-1 gets another IP; cache-0 moves to the secondary ENI (table 2, eth1)
     let web_new_ip = web.clone().with_ip("172.31.55.230");
-    let cache_moved = cache.clone().on_eni1();
+    let cache_moved = cache.clone().on_eni(1);
     let third = record(
         store,
         "prod",
@@ -225,18 +258,13 @@ async fn identical_snapshot_is_unchanged_even_when_collected_later() {
     let first = record(&db.store, "c", "n1", t(9, 0), &pods).await;
     let again = record(&db.store, "c", "n1", t(9, 0), &pods).await;
     let later = record(&db.store, "c", "n1", t(9, 30), &pods).await;
-    assert_eq!(
-        again,
-        StoredOutcome::Unchanged {
-            node_id: first.node_id()
-        }
-    );
-    assert_eq!(
-        later,
-        StoredOutcome::Unchanged {
-            node_id: first.node_id()
-        }
-    );
+    let unchanged = StoredOutcome::Unchanged {
+        node_id: first.node_id(),
+        snapshot_id: first.snapshot_id(),
+    };
+    assert!(matches!(first, StoredOutcome::Stored { .. }), "{first:?}");
+    assert_eq!(again, unchanged);
+    assert_eq!(later, unchanged);
     let snapshots: i64 = sqlx::query_scalar("SELECT count(*) FROM snapshots")
         .fetch_one(db.store.pool())
         .await

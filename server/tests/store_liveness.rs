@@ -215,9 +215,11 @@ async fn attachment_history_stays_under_300_bytes_per_change() {
 }
 
 fn numbered_pod(i: u64) -> Pod {
-    let ip: &'static str =
-        Box::leak(format!("172.31.{}.{}", 16 + i / 250, i % 250 + 1).into_boxed_str());
-    let name: &'static str = Box::leak(format!("checkout-7c79c4bf97-{i:05}").into_boxed_str());
-    let p = pod("shop", name, 4026532000 + i, ip);
-    if i.is_multiple_of(3) { p.on_eni1() } else { p }
+    let p = pod(
+        "shop",
+        &format!("checkout-7c79c4bf97-{i:05}"),
+        4026532000 + i,
+        &format!("172.31.{}.{}", 16 + i / 250, i % 250 + 1),
+    );
+    if i.is_multiple_of(3) { p.on_eni(1) } else { p }
 }

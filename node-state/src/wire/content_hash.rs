@@ -33,6 +33,12 @@ impl ContentHash {
             .map_err(|_| ContentHashLengthError { len: bytes.len() })
     }
 
+    /// The hash of bytes from [`canonical_encoding`]; hashing anything else gives a hash no agent
+    /// computes.
+    pub fn of_canonical_encoding(encoded: &[u8]) -> Self {
+        ContentHash(Sha256::digest(encoded).into())
+    }
+
     /// The form of a wire `content_hash` field.
     pub fn to_wire(&self) -> prost::bytes::Bytes {
         prost::bytes::Bytes::copy_from_slice(&self.0)
@@ -75,8 +81,14 @@ pub struct ContentHashLengthError {
 /// too: CNI configurations (load order), plugins (chain order), a CNI result's IPs, gateways and
 /// interfaces (indexed by position), IPAM ranges, and multipath next hops.
 pub fn content_hash(snapshot: &NodeSnapshot) -> ContentHash {
-    let encoded = proto::NodeSnapshot::from(&canonical(snapshot)).encode_to_vec();
-    ContentHash(Sha256::digest(&encoded).into())
+    ContentHash::of_canonical_encoding(&canonical_encoding(snapshot))
+}
+
+/// The bytes [`content_hash`] digests: the canonical form of the snapshot in the wire encoding.
+/// It decodes as a `proto::NodeSnapshot` like any other, so a store can keep exactly these bytes
+/// and key them by their hash.
+pub fn canonical_encoding(snapshot: &NodeSnapshot) -> Vec<u8> {
+    proto::NodeSnapshot::from(&canonical(snapshot)).encode_to_vec()
 }
 
 fn canonical(snapshot: &NodeSnapshot) -> NodeSnapshot {

@@ -46,13 +46,13 @@ use crate::store::Store;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    /// Resolves a stored snapshot (the shared crate's resolver).
     pub resolver: PathResolver,
     /// A node not heard from for this long is reported stale.
     pub stale_after: chrono::Duration,
 }
 
 impl AppState {
-    /// State with the shared crate's resolver.
     pub fn new(store: Store, stale_after: chrono::Duration) -> Self {
         AppState {
             store,

@@ -4,9 +4,10 @@
 use chrono::{DateTime, Utc};
 use podwire_node_state::NodeSnapshot;
 use podwire_node_state::resolver::NodeResolution;
+use podwire_node_state::wire::ContentHash;
 use sqlx::Row;
 
-use super::blob::SnapshotBlob;
+use super::blob::{BlobEncoding, SnapshotBlob};
 use super::{Store, StoreError, attachment_rows, eni_rows, ipam_rows};
 use crate::history::{Attachment, IpamPool, NodeEni, attachments_of, diff, enis_of, ipam_pools_of};
 
@@ -25,7 +26,11 @@ pub struct NodeId(pub i32);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoredOutcome {
     /// The node's latest stored snapshot has the same content: nothing but liveness was written.
-    Unchanged { node_id: NodeId },
+    Unchanged {
+        node_id: NodeId,
+        /// The node's latest stored snapshot, which has this content.
+        snapshot_id: i64,
+    },
     Stored {
         node_id: NodeId,
         snapshot_id: i64,
@@ -39,11 +44,28 @@ pub enum StoredOutcome {
 impl StoredOutcome {
     pub fn node_id(&self) -> NodeId {
         match self {
-            StoredOutcome::Unchanged { node_id } | StoredOutcome::Stored { node_id, .. } => {
+            StoredOutcome::Unchanged { node_id, .. } | StoredOutcome::Stored { node_id, .. } => {
                 *node_id
             }
         }
     }
+
+    /// The snapshot the node's state now points at.
+    pub fn snapshot_id(&self) -> i64 {
+        match self {
+            StoredOutcome::Unchanged { snapshot_id, .. }
+            | StoredOutcome::Stored { snapshot_id, .. } => *snapshot_id,
+        }
+    }
+}
+
+/// What the store holds as a node's latest state: what an agent reconnecting is told, and what
+/// its heartbeats are checked against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeLatest {
+    pub node_id: NodeId,
+    pub content_hash: ContentHash,
+    pub snapshot_id: i64,
 }
 
 /// Everything [`Store::record_prepared`] writes, computed without the database: hashing,
@@ -64,7 +86,18 @@ pub struct PreparedSnapshot {
 }
 
 impl PreparedSnapshot {
+    /// Everything to store for `snapshot`, resolved as `resolution`.
     pub fn new(snapshot: &NodeSnapshot, resolution: &NodeResolution) -> Result<Self, StoreError> {
+        Self::with_blob(snapshot, SnapshotBlob::of(snapshot)?, resolution)
+    }
+
+    /// [`PreparedSnapshot::new`] with the blob already made (ingest makes it first, to check the
+    /// agent's content hash before spending a resolution on the snapshot).
+    pub fn with_blob(
+        snapshot: &NodeSnapshot,
+        blob: SnapshotBlob,
+        resolution: &NodeResolution,
+    ) -> Result<Self, StoreError> {
         let identity = &snapshot.node;
         let collected_at = DateTime::<Utc>::from_timestamp_millis(identity.collected_at_unix_ms)
             .ok_or(StoreError::InvalidSnapshot("collection time out of range"))?;
@@ -79,19 +112,53 @@ impl PreparedSnapshot {
             collected_at,
             collection_duration_us: i64::try_from(identity.collection_duration_us)
                 .unwrap_or(i64::MAX),
-            blob: SnapshotBlob::of(snapshot)?,
+            blob,
             attachments: attachments_of(resolution),
             ipam_pools: ipam_pools_of(snapshot),
             enis: enis_of(snapshot),
         })
     }
 
-    pub fn content_hash(&self) -> &[u8; 32] {
-        &self.blob.hash
+    pub fn content_hash(&self) -> ContentHash {
+        self.blob.hash
+    }
+
+    /// Bytes the blob takes in the database (compressed).
+    pub fn stored_bytes(&self) -> usize {
+        self.blob.compressed.len()
     }
 }
 
+/// The id of a node's latest stored snapshot: valid_from never goes back for a node, and of two
+/// with the same valid_from the later stored wins (as in `snapshot_at`).
+const LATEST_SNAPSHOT_ID: &str =
+    "SELECT id FROM snapshots WHERE node_id = $1 ORDER BY valid_from DESC, id DESC LIMIT 1";
+
 impl Store {
+    /// The node's latest stored snapshot, if the node has one: one indexed lookup.
+    pub async fn node_latest(&self, node: &NodeKey) -> Result<Option<NodeLatest>, StoreError> {
+        let row = sqlx::query(
+            "SELECT n.id, n.last_snapshot_hash, s.id AS snapshot_id FROM nodes n \
+             JOIN LATERAL (SELECT id FROM snapshots WHERE node_id = n.id \
+                           ORDER BY valid_from DESC, id DESC LIMIT 1) s ON true \
+             WHERE n.cluster = $1 AND n.name = $2",
+        )
+        .bind(&node.cluster)
+        .bind(&node.name)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let hash: Option<Vec<u8>> = row.try_get("last_snapshot_hash")?;
+        let Some(hash) = hash else { return Ok(None) };
+        let content_hash = ContentHash::from_wire(&hash)
+            .map_err(|err| StoreError::CorruptRow(format!("nodes.last_snapshot_hash: {err}")))?;
+        Ok(Some(NodeLatest {
+            node_id: NodeId(row.try_get("id")?),
+            content_hash,
+            snapshot_id: row.try_get("snapshot_id")?,
+        }))
+    }
+
     /// Stores a snapshot of `node` unless its content equals the node's latest stored one, and
     /// updates the derived history: intervals whose attributes changed or whose pod interface
     /// disappeared are closed, new ones opened, all at the snapshot's collection time clamped so
@@ -148,14 +215,21 @@ impl Store {
         let last_hash: Option<Vec<u8>> = row.try_get("last_snapshot_hash")?;
         let last_valid_from: Option<DateTime<Utc>> = row.try_get("last_snapshot_at")?;
 
-        if last_hash.as_deref() == Some(prepared.blob.hash.as_slice()) {
+        if last_hash.as_deref() == Some(prepared.blob.hash.as_bytes().as_slice()) {
             sqlx::query("UPDATE nodes SET last_heartbeat_at = GREATEST(last_heartbeat_at, $2) WHERE id = $1")
                 .bind(node_id.0)
                 .bind(received_at)
                 .execute(&mut *tx)
                 .await?;
+            let snapshot_id: i64 = sqlx::query_scalar(LATEST_SNAPSHOT_ID)
+                .bind(node_id.0)
+                .fetch_one(&mut *tx)
+                .await?;
             tx.commit().await?;
-            return Ok(StoredOutcome::Unchanged { node_id });
+            return Ok(StoredOutcome::Unchanged {
+                node_id,
+                snapshot_id,
+            });
         }
 
         let valid_from = last_valid_from.map_or(prepared.collected_at, |last| {
@@ -163,10 +237,11 @@ impl Store {
         });
 
         sqlx::query(
-            "INSERT INTO snapshot_blobs (hash, raw_bytes, content) VALUES ($1, $2, $3) \
+            "INSERT INTO snapshot_blobs (hash, encoding, raw_bytes, content) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (hash) DO UPDATE SET last_referenced_at = now()",
         )
-        .bind(prepared.blob.hash.as_slice())
+        .bind(prepared.blob.hash.as_bytes().as_slice())
+        .bind(BlobEncoding::Protobuf.as_str())
         .bind(i32::try_from(prepared.blob.raw_len).unwrap_or(i32::MAX))
         .bind(prepared.blob.compressed.as_slice())
         .execute(&mut *tx)
@@ -176,7 +251,7 @@ impl Store {
                  received_at, pod_count) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(node_id.0)
-        .bind(prepared.blob.hash.as_slice())
+        .bind(prepared.blob.hash.as_bytes().as_slice())
         .bind(prepared.collected_at)
         .bind(prepared.collection_duration_us)
         .bind(valid_from)
@@ -213,7 +288,7 @@ impl Store {
         .bind(&prepared.boot_id)
         .bind(&prepared.kernel)
         .bind(&prepared.agent_version)
-        .bind(prepared.blob.hash.as_slice())
+        .bind(prepared.blob.hash.as_bytes().as_slice())
         .bind(valid_from)
         .bind(prepared.collected_at)
         .bind(received_at)

@@ -228,7 +228,7 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<Option<StoredSnapshot>, StoreError> {
         let row = sqlx::query(
-            "SELECT s.id, s.valid_from, s.collected_at, s.collection_duration_us, b.content \
+            "SELECT s.id, s.valid_from, s.collected_at, s.collection_duration_us, b.encoding, b.content \
              FROM snapshots s JOIN snapshot_blobs b ON b.hash = s.blob_hash \
              WHERE s.node_id = $1 AND s.valid_from <= $2 \
              ORDER BY s.valid_from DESC, s.id DESC LIMIT 1",
@@ -238,10 +238,11 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
+        let encoding: String = row.try_get("encoding")?;
         let content: Vec<u8> = row.try_get("content")?;
         let collected_at: DateTime<Utc> = row.try_get("collected_at")?;
         let duration: i64 = row.try_get("collection_duration_us")?;
-        let mut snapshot = blob::decode(&content)?;
+        let mut snapshot = blob::decode(blob::BlobEncoding::parse(&encoding)?, &content)?;
         snapshot.node.collected_at_unix_ms = collected_at.timestamp_millis();
         snapshot.node.collection_duration_us = u64::try_from(duration).unwrap_or(0);
         Ok(Some(StoredSnapshot {

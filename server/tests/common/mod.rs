@@ -1,9 +1,11 @@
-//! Shared test support: a fresh database per test on a real Postgres, and node snapshots with
-//! resolutions built by hand (the resolver is another part's job; the store only needs its output).
+//! Shared test support: a fresh database per test on a real Postgres, and snapshots of VPC CNI
+//! nodes resolved by the real resolver.
 
 #![allow(dead_code)] // each test binary uses its own subset
 
 pub mod fixtures;
+pub mod ingest;
+pub mod vpc_node;
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU32, Ordering};

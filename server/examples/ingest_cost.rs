@@ -1,0 +1,329 @@
+//! What one upload of a 250-pod node costs the server, step by step, and what its blob costs the
+//! database: `cargo run --release -p podwire-server --example ingest_cost`.
+//!
+//! With `DATABASE_URL` set (a Postgres the example may create a scratch database on), it also
+//! runs the real ingest on loopback and measures heartbeats per second through it: 50 agents,
+//! each on its own stream, for 3 seconds after a second of warm-up.
+//!
+//! The node is the tests' VPC CNI node builder (`tests/common/vpc_node.rs`): 250 pods over three
+//! ENIs, each with its namespace, veth, routes, rules, CNI cache entry, ipamd address, checkpoint
+//! allocation and kernel route decision.
+
+#[path = "../tests/common/vpc_node.rs"]
+#[allow(dead_code, reason = "the example uses part of the tests' builder")]
+mod vpc_node;
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use podwire_node_state::NodeSnapshot;
+use podwire_node_state::resolver::resolve;
+use podwire_node_state::wire::{canonical_encoding, content_hash, proto};
+use podwire_server::ingest::SnapshotLimits;
+use podwire_server::ingest::limits::check_snapshot;
+use podwire_server::ingest::upload::prepare_upload;
+use podwire_server::store::blob::{self, BlobEncoding, SnapshotBlob};
+use podwire_server::store::{NodeKey, PreparedSnapshot};
+use prost::Message;
+
+const ROUNDS: u32 = 200;
+
+/// Mean CPU time of `f` over [`ROUNDS`] runs, in microseconds: this thread's user + system time,
+/// so that other work on the machine does not count (a wall clock would, on a shared 2-core box).
+fn micros<T>(mut f: impl FnMut() -> T) -> f64 {
+    for _ in 0..5 {
+        black_box(f());
+    }
+    let started = thread_cpu_time();
+    for _ in 0..ROUNDS {
+        black_box(f());
+    }
+    (thread_cpu_time() - started).as_secs_f64() * 1e6 / f64::from(ROUNDS)
+}
+
+/// utime + stime of the calling thread, from `/proc/thread-self/stat` (clock ticks of 10 ms: the
+/// rounds above last seconds, so the resolution is well under 1%).
+fn thread_cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+    // the fields after "pid (comm) ": state is the first, utime the 12th, stime the 13th
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
+fn main() -> anyhow::Result<()> {
+    let node = vpc_node::busy_node(
+        "prod-eu-west-1",
+        "ip-172-31-48-94.eu-west-1.compute.internal",
+        1_763_704_800_123,
+        250,
+    );
+    let snapshot = node.snapshot();
+    let key = NodeKey {
+        cluster: snapshot.node.cluster.clone(),
+        name: snapshot.node.node_name.clone(),
+    };
+    let wire = proto::NodeSnapshot::from(&snapshot);
+    let wire_bytes = wire.encode_to_vec();
+    let on_the_wire = zstd::encode_all(wire_bytes.as_slice(), 3)?;
+    let upload = proto::SnapshotUpload {
+        sequence: 1,
+        content_hash: content_hash(&snapshot).to_wire(),
+        snapshot: Some(wire.clone()),
+    };
+    let resolution = resolve(&snapshot);
+    assert_eq!(resolution.pods.len(), 250);
+    assert!(resolution.pods.iter().all(|p| p.problems.is_empty()));
+
+    println!("250-pod VPC CNI node, mean CPU time of {ROUNDS} runs, one thread");
+    println!(
+        "  wire: {} B protobuf, {} B zstd-3 on the stream",
+        wire_bytes.len(),
+        on_the_wire.len()
+    );
+    println!("server CPU per upload (µs):");
+    let unzstd = micros(|| zstd::decode_all(on_the_wire.as_slice()));
+    let decode = micros(|| proto::NodeSnapshot::decode(wire_bytes.as_slice()));
+    println!("  zstd decompress (tonic, async worker)   {unzstd:8.0}");
+    println!("  protobuf decode (tonic, async worker)   {decode:8.0}");
+    let limits = SnapshotLimits::default();
+    let bounds = micros(|| check_snapshot(&wire, &limits));
+    let convert = micros(|| NodeSnapshot::try_from(wire.clone()));
+    let blob_time = micros(|| SnapshotBlob::of(&snapshot));
+    let canonical_time = micros(|| canonical_encoding(&snapshot));
+    let encoded = canonical_encoding(&snapshot);
+    let sha_time = micros(|| <sha2::Sha256 as sha2::Digest>::digest(&encoded));
+    let zstd_time = micros(|| zstd::encode_all(encoded.as_slice(), 3));
+    let zstd1_time = micros(|| zstd::encode_all(encoded.as_slice(), 1));
+    let zstd1_len = zstd::encode_all(encoded.as_slice(), 1)?.len();
+    let resolve_time = micros(|| resolve(&snapshot));
+    let rows = micros(|| PreparedSnapshot::with_blob(&snapshot, blob_placeholder(), &resolution));
+    println!("  bounds check                            {bounds:8.0}");
+    println!("  wire -> model (incl. clone)             {convert:8.0}");
+    println!("  canonical encoding + SHA-256 + zstd-3   {blob_time:8.0}");
+    println!("    of which canonical encoding           {canonical_time:8.0}");
+    println!(
+        "      of which a clone of the model       {:8.0}",
+        micros(|| snapshot.clone())
+    );
+    println!("    of which SHA-256                      {sha_time:8.0}");
+    println!(
+        "    of which zstd-3                       {zstd_time:8.0}  (zstd-1: {zstd1_time:.0} µs, {zstd1_len} B)"
+    );
+    println!("  resolve 250 pods                        {resolve_time:8.0}");
+    println!("  history rows                            {rows:8.0}");
+    let whole = micros(|| prepare_upload(&key, upload.clone(), &limits));
+    println!("  prepare_upload, all of the above but tonic's part: {whole:.0}");
+    println!(
+        "  total with tonic's part: {:.0} µs -> {:.0} uploads/s per core",
+        whole + unzstd + decode,
+        1e6 / (whole + unzstd + decode)
+    );
+
+    println!("blob per stored snapshot:");
+    let canonical = canonical_encoding(&snapshot);
+    let protobuf_blob = SnapshotBlob::of(&snapshot)?;
+    let mut timeless = snapshot.clone();
+    timeless.node.collected_at_unix_ms = 0;
+    timeless.node.collection_duration_us = 0;
+    let json = serde_json::to_vec(&timeless)?;
+    let json_zstd = zstd::encode_all(json.as_slice(), 3)?;
+    println!(
+        "  protobuf (stored): {} B raw, {} B zstd-3",
+        canonical.len(),
+        protobuf_blob.compressed.len()
+    );
+    println!(
+        "  JSON (before):     {} B raw, {} B zstd-3",
+        json.len(),
+        json_zstd.len()
+    );
+    let json_make = micros(|| {
+        let raw = serde_json::to_vec(&timeless).map_err(|e| e.to_string())?;
+        let hash = <sha2::Sha256 as sha2::Digest>::digest(&raw);
+        zstd::encode_all(raw.as_slice(), 3)
+            .map(|z| (z, hash))
+            .map_err(|e| e.to_string())
+    });
+    let pb_read = micros(|| blob::decode(BlobEncoding::Protobuf, &protobuf_blob.compressed));
+    let json_read = micros(|| blob::decode(BlobEncoding::Json, &json_zstd));
+    println!(
+        "  make (encode + SHA-256 + zstd): protobuf {blob_time:.0} µs, JSON {json_make:.0} µs"
+    );
+    println!("  read back (zstd + decode): protobuf {pb_read:.0} µs, JSON {json_read:.0} µs");
+
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(heartbeats::run(&url, &snapshot))?;
+    }
+    Ok(())
+}
+
+/// A blob already made, so that "history rows" times only the rows.
+fn blob_placeholder() -> SnapshotBlob {
+    SnapshotBlob {
+        hash: podwire_node_state::wire::ContentHash([0; 32]),
+        raw_len: 0,
+        compressed: Vec::new(),
+    }
+}
+
+mod heartbeats {
+    use std::str::FromStr;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use podwire_node_state::NodeSnapshot;
+    use podwire_node_state::wire::proto::agent_ingest_client::AgentIngestClient;
+    use podwire_node_state::wire::proto::{self, agent_message, server_message};
+    use podwire_node_state::wire::{COMPRESSION, content_hash};
+    use podwire_server::config::IngestSettings;
+    use podwire_server::ingest::{
+        Ingest, IngestService, SnapshotLimits, StaticTokens, UploadWorkers,
+    };
+    use podwire_server::store::{HeartbeatCoalescer, Store};
+    use sqlx::postgres::PgConnectOptions;
+    use sqlx::{ConnectOptions, Executor};
+    use tokio::sync::mpsc;
+    use tokio_stream::wrappers::ReceiverStream;
+
+    use super::Duration;
+
+    const AGENTS: u32 = 50;
+    const RUN: Duration = Duration::from_secs(3);
+
+    pub async fn run(url: &str, snapshot: &NodeSnapshot) -> anyhow::Result<()> {
+        let admin = PgConnectOptions::from_str(url)?;
+        let name = format!("podwire_ingest_cost_{}", std::process::id());
+        let mut conn = admin.connect().await?;
+        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .await?;
+        let store = Store::connect_lazy(admin.clone().database(&name));
+        let result = measure(&store, snapshot).await;
+        store.close().await;
+        conn.execute(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE {name} WITH (FORCE)"
+        )))
+        .await?;
+        result
+    }
+
+    async fn measure(store: &Store, snapshot: &NodeSnapshot) -> anyhow::Result<()> {
+        store.migrate().await?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        let heartbeats = HeartbeatCoalescer::new();
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let service = IngestService::new(Ingest::new(
+            store.clone(),
+            heartbeats.clone(),
+            Arc::new(StaticTokens::new(["bench"])),
+            UploadWorkers::per_core(SnapshotLimits::default()),
+            IngestSettings {
+                allow_unauthenticated: false,
+                max_message_bytes: 16 << 20,
+                heartbeat_interval: Duration::from_secs(15),
+            },
+            stopping.clone(),
+        ));
+        let server = tokio::spawn(podwire_server::ingest::serve(listener, service, stopping));
+        let flusher = tokio::spawn(heartbeats.run_flusher(
+            store.clone(),
+            Duration::from_secs(1),
+            stop.subscribe(),
+        ));
+
+        let acked = Arc::new(AtomicU64::new(0));
+        let mut agents = tokio::task::JoinSet::new();
+        for i in 0..AGENTS {
+            let mut node = snapshot.clone();
+            node.node.node_name = format!("ip-10-0-{}-{}.ec2.internal", i / 250, i % 250);
+            let acked = acked.clone();
+            agents.spawn(async move { agent(address, node, acked).await });
+        }
+        // the first second: connections, Hellos and the 50 full uploads
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let before = acked.load(Ordering::Relaxed);
+        let started = tokio::time::Instant::now();
+        tokio::time::sleep(RUN).await;
+        let count = acked.load(Ordering::Relaxed) - before;
+        let elapsed = started.elapsed().as_secs_f64();
+        agents.abort_all();
+        let _ = stop.send(true);
+        let _ = server.await;
+        let _ = flusher.await;
+        println!(
+            "heartbeats through the ingest on loopback ({AGENTS} streams, {:.0} s): {:.0}/s",
+            elapsed,
+            count as f64 / elapsed
+        );
+        Ok(())
+    }
+
+    /// Says Hello, uploads its snapshot, then heartbeats back to back, counting acks.
+    async fn agent(
+        address: std::net::SocketAddr,
+        snapshot: NodeSnapshot,
+        acked: Arc<AtomicU64>,
+    ) -> anyhow::Result<()> {
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))?
+            .connect()
+            .await?;
+        let mut client = AgentIngestClient::new(channel)
+            .send_compressed(COMPRESSION)
+            .accept_compressed(COMPRESSION);
+        let (outbox, messages) = mpsc::channel(2);
+        let mut request = tonic::Request::new(ReceiverStream::new(messages));
+        request
+            .metadata_mut()
+            .insert("authorization", "Bearer bench".parse()?);
+        let send = |m| proto::AgentMessage { message: Some(m) };
+        outbox
+            .send(send(agent_message::Message::Hello(proto::Hello {
+                cluster: snapshot.node.cluster.clone(),
+                node: snapshot.node.node_name.clone(),
+                ..Default::default()
+            })))
+            .await?;
+        let mut answers = client.connect(request).await?.into_inner();
+        answers.message().await?;
+        let hash = content_hash(&snapshot);
+        outbox
+            .send(send(agent_message::Message::Snapshot(
+                proto::SnapshotUpload {
+                    sequence: 1,
+                    content_hash: hash.to_wire(),
+                    snapshot: Some((&snapshot).into()),
+                },
+            )))
+            .await?;
+        answers.message().await?;
+        for sequence in 2.. {
+            outbox
+                .send(send(agent_message::Message::Heartbeat(proto::Heartbeat {
+                    sequence,
+                    content_hash: hash.to_wire(),
+                })))
+                .await?;
+            match answers.message().await? {
+                Some(proto::ServerMessage {
+                    message: Some(server_message::Message::Ack(_)),
+                }) => {
+                    acked.fetch_add(1, Ordering::Relaxed);
+                }
+                other => anyhow::bail!("unexpected answer {other:?}"),
+            }
+        }
+        Ok(())
+    }
+}
