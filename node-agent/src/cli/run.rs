@@ -1,5 +1,6 @@
 //! `podwire-agent run`: flags, their validation, and the runtime the agent runs on.
 
+use std::io::IsTerminal as _;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -292,6 +293,8 @@ fn init_logging() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colours only for a person at a terminal, not in the container log.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }
 

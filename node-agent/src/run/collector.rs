@@ -3,7 +3,7 @@
 //! connection and the file watcher read. It never waits for the network.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::sync::{mpsc, watch};
 
@@ -102,6 +102,3 @@ async fn collect_once(
     latest.send_replace(Some(Arc::new(snapshot)));
     !latest.is_closed()
 }
-
-/// How long the runtime waits for a collection in progress when the agent stops.
-pub const STOP_GRACE: Duration = Duration::from_secs(5);

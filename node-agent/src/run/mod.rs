@@ -24,13 +24,16 @@ pub mod status;
 pub mod token;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
-pub use collector::STOP_GRACE;
 use config::RunConfig;
 use status::StatusBoard;
+
+/// How long the runtime waits for a collection in progress when the agent stops.
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// Resolves once `shutdown` turns true (or its sender is gone). The watch's read guard is
 /// dropped inside, so the future stays `Send`.
@@ -81,7 +84,7 @@ pub async fn run(
         cluster = %collect.cluster,
         node = collect.node_name.as_deref().unwrap_or(""),
         host_root = %collect.host_root.display(),
-        status_listen = ?config.status_listen,
+        status_listen = %config.status_listen.map_or("none".to_owned(), |a| a.to_string()),
         "podwire agent started"
     );
     connection::maintain(config.connection, latest_rx, status, shutdown).await;
