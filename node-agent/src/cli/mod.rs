@@ -2,6 +2,7 @@
 
 mod inspect;
 mod report;
+mod run;
 
 use std::process::ExitCode;
 
@@ -19,12 +20,16 @@ struct Cli {
 enum Command {
     /// Read this node once, resolve every pod's path and print it (no server needed).
     Inspect(inspect::InspectArgs),
+    /// Watch this node and stream its state to a podwire server (what the DaemonSet runs).
+    Run(run::RunArgs),
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(args) => inspect::run(args),
+        // Exits 2 for a configuration it refuses, 1 when it cannot start, 0 when stopped.
+        Command::Run(args) => return run::main(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
