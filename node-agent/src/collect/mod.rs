@@ -9,6 +9,7 @@ pub mod files;
 mod identity;
 pub mod netlink;
 pub mod netns;
+pub mod timings;
 pub mod vpc_cni;
 
 use std::collections::HashSet;
@@ -18,11 +19,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use podwire_node_state::{
-    CniState, ErrorSource, KernelRouteDecision, NetnsState, NodeSnapshot, SourceError, resolver,
+    CniState, ErrorSource, KernelRouteDecision, KernelRouteQuery, NetnsState, NodeSnapshot,
+    SourceError, resolver,
 };
 
 use self::netlink::RouteSocket;
 use self::netns::NetnsCandidate;
+pub use self::timings::{PhaseTiming, PhaseTimings};
 
 /// Where to read from and how.
 #[derive(Debug, Clone)]
@@ -48,6 +51,11 @@ pub struct CollectConfig {
 
 /// Reads the whole node. Never fails: what could not be read is in `errors`.
 pub fn collect(config: &CollectConfig) -> NodeSnapshot {
+    collect_timed(config, &PhaseTimings::new())
+}
+
+/// [`collect`], recording how long each phase took in `timings`.
+pub fn collect_timed(config: &CollectConfig, timings: &PhaseTimings) -> NodeSnapshot {
     let started = Instant::now();
     let collected_at_unix_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -62,23 +70,28 @@ pub fn collect(config: &CollectConfig) -> NodeSnapshot {
     );
     node.collected_at_unix_ms = collected_at_unix_ms;
 
-    let cni = files::read_cni_state(&config.host_root, &mut errors);
+    let cni = timings.time("cni files", || {
+        files::read_cni_state(&config.host_root, &mut errors)
+    });
 
     let mut snapshot = std::thread::scope(|scope| {
         // ipamd may hang up to its timeout: ask it beside the namespace reads.
         let vpc_cni = scope.spawn(|| {
             let mut errors = Vec::new();
-            let state = vpc_cni::read_vpc_cni_state(
-                &config.host_root,
-                &cni,
-                config.ipamd_url.as_deref(),
-                config.ipamd_timeout,
-                &mut errors,
-            );
+            let state = timings.time("vpc cni (checkpoint, ipamd)", || {
+                vpc_cni::read_vpc_cni_state(
+                    &config.host_root,
+                    &cni,
+                    config.ipamd_url.as_deref(),
+                    config.ipamd_timeout,
+                    &mut errors,
+                )
+            });
             (state, errors)
         });
 
-        let (host, namespaces, kernel_routes_socket) = read_kernel(config, &cni, &mut errors);
+        let (host, namespaces, kernel_routes_socket) =
+            read_kernel(config, &cni, timings, &mut errors);
 
         let (vpc_cni, vpc_errors) = vpc_cni.join().unwrap_or_else(|_| {
             (
@@ -103,7 +116,7 @@ pub fn collect(config: &CollectConfig) -> NodeSnapshot {
             errors: Vec::new(),
         };
         if let Some(mut socket) = kernel_routes_socket {
-            snapshot.kernel_routes = ask_kernel(&mut socket, &snapshot, &mut errors);
+            snapshot.kernel_routes = ask_kernel(&mut socket, &snapshot, timings, &mut errors);
         }
         snapshot.errors = errors;
         snapshot
@@ -118,6 +131,7 @@ pub fn collect(config: &CollectConfig) -> NodeSnapshot {
 fn read_kernel(
     config: &CollectConfig,
     cni: &CniState,
+    timings: &PhaseTimings,
     errors: &mut Vec<SourceError>,
 ) -> (NetnsState, Vec<NetnsState>, Option<RouteSocket>) {
     let own_inode = match netns::own_netns_inode() {
@@ -144,7 +158,7 @@ fn read_kernel(
             return (host, Vec::new(), None);
         }
     };
-    match socket.dump() {
+    match timings.time("host dump", || socket.dump()) {
         Ok(dump) => {
             host.links = dump.links;
             host.addresses = dump.addresses;
@@ -155,15 +169,22 @@ fn read_kernel(
         Err(err) => errors.push(netlink_error("host namespace", &err)),
     }
 
-    let candidates = netns::discover(&config.netns_dir, &config.proc_dir, own_inode, errors);
-    let pods = select_pod_namespaces(&mut socket, &host, cni, candidates, &config.host_root);
+    let candidates = timings.time("discovery", || {
+        netns::discover(&config.netns_dir, &config.proc_dir, own_inode, errors)
+    });
+    let pods = timings.time("nsids and selection", || {
+        select_pod_namespaces(&mut socket, &host, cni, candidates, &config.host_root)
+    });
 
     if let Some(hold) = &config.hold_after_discovery {
         hold_for_test(hold);
     }
 
     let mut namespaces = Vec::with_capacity(pods.len());
-    for result in netns::read_namespaces(&pods, config.workers) {
+    let read = timings.time("pod namespaces", || {
+        netns::read_namespaces(&pods, config.workers)
+    });
+    for result in read {
         match result {
             Ok(ns) => namespaces.push(ns),
             Err(err) => errors.push(err),
@@ -240,11 +261,22 @@ fn cached_netns(cni: &CniState, host_root: &Path) -> CachedNetns {
 fn ask_kernel(
     socket: &mut RouteSocket,
     snapshot: &NodeSnapshot,
+    timings: &PhaseTimings,
     errors: &mut Vec<SourceError>,
 ) -> Vec<KernelRouteDecision> {
-    let probe = resolver::choose_probe(snapshot);
+    let queries = timings.time("kernel questions (resolver)", || {
+        resolver::kernel_queries(snapshot, &resolver::choose_probe(snapshot))
+    });
+    timings.time("kernel answers", || answer_queries(socket, queries, errors))
+}
+
+fn answer_queries(
+    socket: &mut RouteSocket,
+    queries: Vec<KernelRouteQuery>,
+    errors: &mut Vec<SourceError>,
+) -> Vec<KernelRouteDecision> {
     let mut decisions = Vec::new();
-    for query in resolver::kernel_queries(snapshot, &probe) {
+    for query in queries {
         match socket.route_get(&query) {
             Ok(answer) => decisions.push(KernelRouteDecision { query, answer }),
             Err(err) => errors.push(SourceError {
