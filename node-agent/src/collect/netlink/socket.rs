@@ -39,8 +39,7 @@ const MAX_ATTEMPTS: u32 = 4;
 pub enum Request {
     Links,
     Addresses,
-    Ipv4Routes,
-    Ipv6Routes,
+    Routes,
     Rules,
     Neighbors,
     Nsid,
@@ -52,8 +51,7 @@ impl fmt::Display for Request {
         f.write_str(match self {
             Request::Links => "RTM_GETLINK dump",
             Request::Addresses => "RTM_GETADDR dump",
-            Request::Ipv4Routes => "RTM_GETROUTE dump (IPv4)",
-            Request::Ipv6Routes => "RTM_GETROUTE dump (IPv6)",
+            Request::Routes => "RTM_GETROUTE dump",
             Request::Rules => "RTM_GETRULE dump",
             Request::Neighbors => "RTM_GETNEIGH dump",
             Request::Nsid => "RTM_GETNSID request",
