@@ -14,7 +14,7 @@ use std::net::IpAddr;
 use std::process::Command;
 
 use common::{Netns, unique_prefix};
-use podwire_agent::collect::netlink::RouteSocket;
+use podwire_agent::collect::netlink::{NetlinkError, RouteSocket};
 use podwire_agent::collect::netns::run_in_namespace;
 use podwire_node_state::{KernelRouteAnswer, KernelRouteQuery, RouteType};
 
@@ -198,6 +198,72 @@ fn kernel_refusals_are_answers() {
 }
 
 #[test]
+fn questions_asked_together_get_the_answers_asked_one_by_one() {
+    let Node { node, pods: _pods } = build_node();
+    let mut queries = Vec::new();
+    // More than one datagram's worth (64), mixing routed, marked, refused, unknown-device and
+    // mixed-family questions, so that any answer given to the wrong question shows.
+    for round in 0..30u32 {
+        for (from, iif) in [
+            ("10.1.1.5", "hveth-a"),
+            ("10.1.1.6", "hveth-b"),
+            ("10.1.1.7", "hveth-c"),
+        ] {
+            queries.push(KernelRouteQuery {
+                destination: ip(PROBE),
+                source: ip(from),
+                iif: node.ifindex(iif),
+                fwmark: (round % 3 == 0).then_some(0x80),
+            });
+        }
+        queries.push(KernelRouteQuery {
+            destination: ip(PROBE),
+            source: ip("10.1.1.5"),
+            iif: 9000 + round,
+            fwmark: None,
+        });
+    }
+    queries.insert(
+        17,
+        KernelRouteQuery {
+            destination: ip("2001:db8::1"),
+            ..queries[0].clone()
+        },
+    );
+    let (together, one_by_one) = run_in_namespace(&node.path(), || {
+        let mut socket = RouteSocket::open().unwrap();
+        let together = socket.route_get_all(&queries).unwrap();
+        let one_by_one: Vec<_> = queries.iter().map(|q| socket.route_get(q)).collect();
+        (together, one_by_one)
+    })
+    .unwrap();
+    assert_eq!(together.len(), queries.len());
+    for (i, (together, alone)) in together.iter().zip(&one_by_one).enumerate() {
+        match (together, alone) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "query {i}: {:?}", queries[i]),
+            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "query {i}"),
+            _ => panic!("query {i}: {together:?} vs {alone:?}"),
+        }
+    }
+    assert!(matches!(
+        together[17],
+        Err(NetlinkError::MixedFamilies { .. })
+    ));
+    let tables: std::collections::HashSet<u32> = together
+        .iter()
+        .filter_map(|a| match a {
+            Ok(KernelRouteAnswer::Route { table, .. }) => Some(*table),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        tables,
+        [2, 100, 1000].into(),
+        "the answers differ by question"
+    );
+}
+
+#[test]
 fn nsids_match_the_host_veths_link_netnsid() {
     let Node { node, pods } = build_node();
     let stranger = Netns::add(&format!("{}stranger", unique_prefix()));
@@ -212,7 +278,12 @@ fn nsids_match_the_host_veths_link_netnsid() {
             .iter()
             .map(|f| socket.nsid_of(f))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok::<_, podwire_agent::collect::netlink::NetlinkError>((nsids, socket.dump()?))
+        let together = socket
+            .nsids_of(&files)?
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?;
+        assert_eq!(together, nsids, "asked together or one by one");
+        Ok::<_, NetlinkError>((nsids, socket.dump()?))
     })
     .unwrap()
     .unwrap();

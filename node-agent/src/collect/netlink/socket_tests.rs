@@ -100,3 +100,93 @@ fn a_tiny_dump_whose_only_datagram_did_not_fit_is_repeated() {
     let names: Vec<_> = links.iter().map(|l| l.name.as_str()).collect();
     assert_eq!(names, vec!["lo"]);
 }
+
+/// RTM_GETROUTE questions the kernel of an empty namespace answers without any routes set up:
+/// about an input device that does not exist (even-numbered, `ENODEV`) and about packets
+/// entering on `lo` (odd-numbered, refused some other way: nothing is routed).
+fn questions(count: usize) -> Vec<netlink_packet_route::RouteNetlinkMessage> {
+    (0..count)
+        .map(|i| {
+            let query = podwire_node_state::KernelRouteQuery {
+                destination: "192.0.2.1".parse().unwrap(),
+                source: format!("10.0.{}.{}", i / 250, i % 250 + 1).parse().unwrap(),
+                iif: if i % 2 == 0 { 9999 } else { 1 },
+                fwmark: None,
+            };
+            netlink_packet_route::RouteNetlinkMessage::GetRoute(
+                super::super::route_get_message(&query).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn batch_size_follows_the_receive_buffer() {
+    assert_eq!(super::batch_for_buffer(0), 1);
+    assert_eq!(super::batch_for_buffer(4096), 2);
+    assert_eq!(super::batch_for_buffer(212_992), super::MAX_BATCH);
+}
+
+#[test]
+fn batched_questions_are_all_answered_in_order_across_batches() {
+    let answers = in_fresh_namespace(|| {
+        let mut socket = super::RouteSocket::open().unwrap();
+        assert_eq!(
+            socket.batch,
+            super::MAX_BATCH,
+            "the default buffer allows full batches"
+        );
+        socket
+            .ask_all(
+                super::Request::RouteGet,
+                &questions(2 * super::MAX_BATCH + 7),
+            )
+            .unwrap()
+    });
+    assert_eq!(answers.len(), 2 * super::MAX_BATCH + 7);
+    assert_alternating_refusals(&answers);
+}
+
+/// Each answer is the one to its own question (see [`questions`]).
+fn assert_alternating_refusals(answers: &[Result<netlink_packet_route::RouteNetlinkMessage, i32>]) {
+    let enodev = nix::errno::Errno::ENODEV as i32;
+    let Err(on_lo) = answers[1] else {
+        panic!("a packet entering on lo is refused: {:?}", answers[1]);
+    };
+    assert_ne!(on_lo, enodev);
+    for (i, answer) in answers.iter().enumerate() {
+        let expected = if i % 2 == 0 { enodev } else { on_lo };
+        assert_eq!(*answer, Err(expected), "answer {i}");
+    }
+}
+
+#[test]
+fn answers_lost_to_a_full_receive_buffer_are_asked_again() {
+    let (lost, answers, links) = in_fresh_namespace(|| {
+        let mut socket = super::RouteSocket::open().unwrap();
+        // The smallest buffer the kernel allows holds a few answers, not a batch of 64.
+        socket.socket.set_rx_buf_sz(0).unwrap();
+        assert!(socket.socket.get_rx_buf_sz().unwrap() < 8 * 1024);
+        socket.batch = super::MAX_BATCH;
+        let questions = questions(super::MAX_BATCH);
+
+        // One batch on its own: the kernel drops what does not fit and says so (ENOBUFS).
+        let first = socket
+            .send_batch(super::Request::RouteGet, &questions)
+            .unwrap();
+        let received = socket
+            .receive_batch(super::Request::RouteGet, first, questions.len())
+            .unwrap();
+        let lost = received.iter().filter(|a| a.is_none()).count();
+
+        // The whole call asks the lost ones again, and the socket stays usable.
+        let answers = socket
+            .ask_all(super::Request::RouteGet, &questions)
+            .unwrap();
+        (lost, answers, socket.dump().unwrap().links)
+    });
+    assert!(lost > 0, "the buffer overran");
+    assert_eq!(answers.len(), super::MAX_BATCH);
+    assert_alternating_refusals(&answers);
+    assert_eq!(links.len(), 1, "lo");
+}
