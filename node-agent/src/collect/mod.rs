@@ -1,19 +1,23 @@
 //! One collection of a node's state: every collector run, every failure recorded, nothing fatal.
 //!
-//! Order matters for correctness, not just speed: the host namespace is dumped first (its veths'
-//! `link-netnsid`s say which namespaces are pods), the CNI files next (the result cache names pod
-//! namespaces too), then only pod namespaces are entered. ipamd is asked on its own thread while
-//! the namespaces are read, so a hung ipamd costs at most its timeout and never blocks netlink.
+//! What depends on what decides the order. The CNI files, ipamd (with its checkpoint) and the
+//! namespace discovery depend on nothing else, so each starts at once on a thread of its own
+//! while the main thread dumps the host namespace and then asks the host's nsid for every
+//! namespace discovered. Pod namespaces are chosen only when the host's veths (their
+//! `link-netnsid`s) and the CNI result cache (which names pod namespaces too) are both in, and
+//! only those are entered. ipamd is joined last, so a hung ipamd costs at most its timeout and
+//! never blocks netlink. Errors are gathered per source and merged in a fixed order, so the
+//! snapshot does not depend on which thread finished first.
 
+mod beside;
 pub mod files;
 mod identity;
 pub mod netlink;
 pub mod netns;
+mod pods;
 pub mod timings;
 pub mod vpc_cni;
 
-use std::collections::HashSet;
-use std::fs::File;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -23,9 +27,11 @@ use podwire_node_state::{
     SourceError, resolver,
 };
 
+use self::beside::beside;
 use self::netlink::RouteSocket;
-use self::netns::NetnsCandidate;
+use self::pods::CachedNetns;
 pub use self::timings::{PhaseTiming, PhaseTimings};
+use self::vpc_cni::VpcCniSources;
 
 /// Where to read from and how.
 #[derive(Debug, Clone)]
@@ -69,53 +75,97 @@ pub fn collect_timed(config: &CollectConfig, timings: &PhaseTimings) -> NodeSnap
         &mut errors,
     );
     node.collected_at_unix_ms = collected_at_unix_ms;
-
-    let cni = timings.time("cni files", || {
-        files::read_cni_state(&config.host_root, &mut errors)
-    });
+    let own_inode = own_netns_inode(&mut errors);
 
     let mut snapshot = std::thread::scope(|scope| {
-        // ipamd may hang up to its timeout: ask it beside the namespace reads.
-        let vpc_cni = scope.spawn(|| {
-            let mut errors = Vec::new();
-            let state = timings.time("vpc cni (checkpoint, ipamd)", || {
-                vpc_cni::read_vpc_cni_state(
+        let files = beside(scope, "podwire-files", || {
+            timings.time("cni files", || read_cni_files(&config.host_root))
+        });
+        let vpc_cni = beside(scope, "podwire-vpc-cni", || {
+            timings.time("vpc cni: checkpoint, ipamd", || {
+                VpcCniSources::read(
                     &config.host_root,
-                    &cni,
                     config.ipamd_url.as_deref(),
                     config.ipamd_timeout,
-                    &mut errors,
                 )
-            });
-            (state, errors)
+            })
+        });
+        let discovery = beside(scope, "podwire-discovery", || {
+            timings.time("netns discovery", || {
+                let mut errors = Vec::new();
+                let candidates =
+                    netns::discover(&config.netns_dir, &config.proc_dir, own_inode, &mut errors);
+                (candidates, errors)
+            })
         });
 
-        let (host, namespaces, kernel_routes_socket) =
-            read_kernel(config, &cni, timings, &mut errors);
+        let mut host = NetnsState {
+            inode: own_inode,
+            name: None,
+            path: "/proc/self/ns/net".into(),
+            ..NetnsState::default()
+        };
+        let mut host_errors = Vec::new();
+        let mut socket = timings.time("host dump", || read_host(&mut host, &mut host_errors));
 
-        let (vpc_cni, vpc_errors) = vpc_cni.join().unwrap_or_else(|_| {
-            (
-                None,
-                vec![SourceError {
-                    source: ErrorSource::Ipamd,
-                    subject: "vpc-cni collector".into(),
-                    message: "collector thread panicked".into(),
-                }],
-            )
+        let (candidates, discovery_errors) = discovery.join().unwrap_or_else(|| {
+            let error = panicked(ErrorSource::NetnsDiscovery, "namespace discovery");
+            (Vec::new(), vec![error])
         });
+        let nsids = timings.time("host nsids", || match socket.as_mut() {
+            Some(socket) => pods::host_nsids(socket, &candidates),
+            None => vec![None; candidates.len()],
+        });
+
+        let CniFiles {
+            cni,
+            cached_netns,
+            errors: cni_errors,
+        } = files.join().unwrap_or_else(|| CniFiles {
+            errors: vec![panicked(ErrorSource::CniCache, "CNI file readers")],
+            ..CniFiles::default()
+        });
+        let pods = pods::select_pod_namespaces(&host, &cached_netns, candidates, nsids);
+        if let Some(hold) = &config.hold_after_discovery {
+            hold_for_test(hold);
+        }
+        let mut namespaces = Vec::with_capacity(pods.len());
+        let mut namespace_errors = Vec::new();
+        let read = timings.time("pod namespaces", || {
+            netns::read_namespaces(&pods, config.workers)
+        });
+        for result in read {
+            match result {
+                Ok(ns) => namespaces.push(ns),
+                Err(err) => namespace_errors.push(err),
+            }
+        }
+
+        let mut vpc_errors = Vec::new();
+        let vpc_cni = match vpc_cni.join() {
+            Some(sources) => sources.into_state(&cni, &mut vpc_errors),
+            None => {
+                vpc_errors.push(panicked(ErrorSource::Ipamd, "vpc-cni collector"));
+                None
+            }
+        };
+
+        errors.extend(cni_errors);
+        errors.extend(host_errors);
+        errors.extend(discovery_errors);
+        errors.extend(namespace_errors);
         errors.extend(vpc_errors);
-
         let mut snapshot = NodeSnapshot {
             node,
             probe_destination: config.probe_destination,
             host,
             namespaces,
-            cni: cni.clone(),
+            cni,
             vpc_cni,
             kernel_routes: Vec::new(),
             errors: Vec::new(),
         };
-        if let Some(mut socket) = kernel_routes_socket {
+        if let Some(mut socket) = socket {
             snapshot.kernel_routes = ask_kernel(&mut socket, &snapshot, timings, &mut errors);
         }
         snapshot.errors = errors;
@@ -126,39 +176,48 @@ pub fn collect_timed(config: &CollectConfig, timings: &PhaseTimings) -> NodeSnap
     snapshot
 }
 
-/// Dumps the host namespace, discovers the others and reads the pod namespaces among them.
-/// Returns the host socket for the kernel route questions, when it could be opened.
-fn read_kernel(
-    config: &CollectConfig,
-    cni: &CniState,
-    timings: &PhaseTimings,
-    errors: &mut Vec<SourceError>,
-) -> (NetnsState, Vec<NetnsState>, Option<RouteSocket>) {
-    let own_inode = match netns::own_netns_inode() {
-        Ok(inode) => inode,
-        Err(err) => {
-            errors.push(SourceError {
-                source: ErrorSource::NetnsDiscovery,
-                subject: "/proc/self/ns/net".into(),
-                message: format!("cannot identify the agent's own namespace: {err}"),
-            });
-            0
-        }
-    };
-    let mut host = NetnsState {
-        inode: own_inode,
-        name: None,
-        path: "/proc/self/ns/net".into(),
-        ..NetnsState::default()
-    };
+/// The CNI file state and what the result cache says about pod namespaces.
+#[derive(Debug, Default)]
+struct CniFiles {
+    cni: CniState,
+    cached_netns: CachedNetns,
+    errors: Vec<SourceError>,
+}
+
+fn read_cni_files(host_root: &Path) -> CniFiles {
+    let mut errors = Vec::new();
+    let cni = files::read_cni_state(host_root, &mut errors);
+    let cached_netns = CachedNetns::of(&cni, host_root);
+    CniFiles {
+        cni,
+        cached_netns,
+        errors,
+    }
+}
+
+/// The agent's own namespace, left out of discovery; 0 (no namespace has it) when unknown.
+fn own_netns_inode(errors: &mut Vec<SourceError>) -> u64 {
+    netns::own_netns_inode().unwrap_or_else(|err| {
+        errors.push(SourceError {
+            source: ErrorSource::NetnsDiscovery,
+            subject: "/proc/self/ns/net".into(),
+            message: format!("cannot identify the agent's own namespace: {err}"),
+        });
+        0
+    })
+}
+
+/// Dumps the host namespace into `host`. Returns the socket, for the nsid and kernel route
+/// questions, when it could be opened.
+fn read_host(host: &mut NetnsState, errors: &mut Vec<SourceError>) -> Option<RouteSocket> {
     let mut socket = match RouteSocket::open() {
         Ok(socket) => socket,
         Err(err) => {
             errors.push(netlink_error("host namespace", &err));
-            return (host, Vec::new(), None);
+            return None;
         }
     };
-    match timings.time("host dump", || socket.dump()) {
+    match socket.dump() {
         Ok(dump) => {
             host.links = dump.links;
             host.addresses = dump.addresses;
@@ -168,93 +227,7 @@ fn read_kernel(
         }
         Err(err) => errors.push(netlink_error("host namespace", &err)),
     }
-
-    let candidates = timings.time("discovery", || {
-        netns::discover(&config.netns_dir, &config.proc_dir, own_inode, errors)
-    });
-    let pods = timings.time("nsids and selection", || {
-        select_pod_namespaces(&mut socket, &host, cni, candidates, &config.host_root)
-    });
-
-    if let Some(hold) = &config.hold_after_discovery {
-        hold_for_test(hold);
-    }
-
-    let mut namespaces = Vec::with_capacity(pods.len());
-    let read = timings.time("pod namespaces", || {
-        netns::read_namespaces(&pods, config.workers)
-    });
-    for result in read {
-        match result {
-            Ok(ns) => namespaces.push(ns),
-            Err(err) => errors.push(err),
-        }
-    }
-    (host, namespaces, Some(socket))
-}
-
-/// Keeps the namespaces that are pods: those a host veth leads into (by the host's nsid for
-/// them), and those the CNI result cache names.
-fn select_pod_namespaces(
-    socket: &mut RouteSocket,
-    host: &NetnsState,
-    cni: &CniState,
-    candidates: Vec<NetnsCandidate>,
-    host_root: &Path,
-) -> Vec<(NetnsCandidate, Option<i32>)> {
-    let peer_nsids: HashSet<i32> = host
-        .links
-        .iter()
-        .filter(|l| l.is_veth())
-        .filter_map(|l| l.link_netnsid)
-        .collect();
-    let cached = cached_netns(cni, host_root);
-
-    let mut selected = Vec::new();
-    for candidate in candidates {
-        // A namespace that vanished since discovery has no nsid to ask for; the CNI cache may
-        // still name it, and its read will then record the error.
-        let nsid = File::open(&candidate.path)
-            .ok()
-            .and_then(|file| socket.nsid_of(&file).ok().flatten());
-        let named_in_cache = cached
-            .names
-            .contains(candidate.name.as_deref().unwrap_or(""))
-            || cached.paths.contains(&candidate.path)
-            || cached.inodes.contains(&candidate.inode);
-        if nsid.is_some_and(|id| peer_nsids.contains(&id)) || named_in_cache {
-            selected.push((candidate, nsid));
-        }
-    }
-    selected
-}
-
-/// The namespaces the CNI result cache points at, by basename, path and inode.
-struct CachedNetns {
-    names: HashSet<String>,
-    paths: HashSet<PathBuf>,
-    inodes: HashSet<u64>,
-}
-
-fn cached_netns(cni: &CniState, host_root: &Path) -> CachedNetns {
-    use std::os::unix::fs::MetadataExt as _;
-    let mut cached = CachedNetns {
-        names: HashSet::new(),
-        paths: HashSet::new(),
-        inodes: HashSet::new(),
-    };
-    for path in cni.cache.iter().filter_map(|e| e.netns_path.as_deref()) {
-        let path = Path::new(path);
-        if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
-            cached.names.insert(name.to_owned());
-        }
-        cached.paths.insert(path.to_owned());
-        let under_root = host_root.join(path.strip_prefix("/").unwrap_or(path));
-        if let Ok(meta) = std::fs::metadata(under_root) {
-            cached.inodes.insert(meta.ino());
-        }
-    }
-    cached
+    Some(socket)
 }
 
 /// Asks the kernel, in the host namespace, every question the resolver will check itself against.
@@ -275,21 +248,47 @@ fn answer_queries(
     queries: Vec<KernelRouteQuery>,
     errors: &mut Vec<SourceError>,
 ) -> Vec<KernelRouteDecision> {
-    let mut decisions = Vec::new();
-    for query in queries {
-        match socket.route_get(&query) {
+    let answers = match socket.route_get_all(&queries) {
+        Ok(answers) => answers,
+        // The conversation failed: no question has an answer, and each says why.
+        Err(err) => {
+            let message = error_chain(&err);
+            errors.extend(
+                queries
+                    .iter()
+                    .map(|query| route_error(query, message.clone())),
+            );
+            return Vec::new();
+        }
+    };
+    let mut decisions = Vec::with_capacity(queries.len());
+    for (query, answer) in queries.into_iter().zip(answers) {
+        match answer {
             Ok(answer) => decisions.push(KernelRouteDecision { query, answer }),
-            Err(err) => errors.push(SourceError {
-                source: ErrorSource::KernelRoute,
-                subject: format!(
-                    "route get {} from {} iif {}",
-                    query.destination, query.source, query.iif
-                ),
-                message: err.to_string(),
-            }),
+            Err(err) => errors.push(route_error(&query, err.to_string())),
         }
     }
     decisions
+}
+
+fn route_error(query: &KernelRouteQuery, message: String) -> SourceError {
+    SourceError {
+        source: ErrorSource::KernelRoute,
+        subject: format!(
+            "route get {} from {} iif {}",
+            query.destination, query.source, query.iif
+        ),
+        message,
+    }
+}
+
+/// A collector thread that panicked: what it would have collected is missing.
+fn panicked(source: ErrorSource, subject: &str) -> SourceError {
+    SourceError {
+        source,
+        subject: subject.to_owned(),
+        message: "collector thread panicked".into(),
+    }
 }
 
 fn netlink_error(subject: &str, err: &dyn std::error::Error) -> SourceError {

@@ -58,7 +58,9 @@ pub fn own_netns_inode() -> io::Result<u64> {
 
 /// Finds every network namespace on the node except `own_inode`: each file in `netns_dir`
 /// (named) and each process's `proc_dir/PID/ns/net`, one candidate per inode, preferring the
-/// named path. Named candidates come first, by name, then unnamed ones by pid.
+/// named path. Named candidates come first, by name, then unnamed ones by pid. An unnamed
+/// namespace is opened at the lowest pid holding it, so that its path (part of the snapshot)
+/// stays the same from one collection to the next while its processes do.
 ///
 /// A missing `netns_dir` is normal (no named namespaces); processes that exit during the scan are
 /// skipped. Anything else that cannot be read is recorded in `errors` and the scan goes on.
@@ -367,6 +369,29 @@ mod tests {
         assert_eq!(
             error_chain(&error),
             "cannot open the namespace file: No such file or directory (os error 2)"
+        );
+    }
+
+    #[test]
+    fn an_unnamed_namespace_is_found_at_its_lowest_pid_whatever_the_listing_order() {
+        // `/proc/PID/ns/net` links as procfs shows them; 1000 sorts before 20 as text.
+        let proc_dir = tempfile::tempdir().unwrap();
+        for (pid, inode) in [(300, 77), (20, 77), (1000, 77), (1001, 88), (5, 99)] {
+            let ns = proc_dir.path().join(format!("{pid}/ns"));
+            fs::create_dir_all(&ns).unwrap();
+            std::os::unix::fs::symlink(format!("net:[{inode}]"), ns.join("net")).unwrap();
+        }
+        let mut errors = Vec::new();
+        let found = discover(Path::new("/nonexistent"), proc_dir.path(), 99, &mut errors);
+        assert!(errors.is_empty(), "{errors:?}");
+        let found: Vec<(u64, PathBuf)> = found.into_iter().map(|c| (c.inode, c.path)).collect();
+        // The agent's own namespace (99) is left out; the others come in pid order.
+        assert_eq!(
+            found,
+            [
+                (77, proc_dir.path().join("20/ns/net")),
+                (88, proc_dir.path().join("1001/ns/net")),
+            ]
         );
     }
 
