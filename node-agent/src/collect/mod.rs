@@ -1,13 +1,13 @@
 //! One collection of a node's state: every collector run, every failure recorded, nothing fatal.
 //!
-//! What depends on what decides the order. The CNI files, ipamd (with its checkpoint) and the
-//! namespace discovery depend on nothing else, so each starts at once on a thread of its own
-//! while the main thread dumps the host namespace and then asks the host's nsid for every
-//! namespace discovered. Pod namespaces are chosen only when the host's veths (their
-//! `link-netnsid`s) and the CNI result cache (which names pod namespaces too) are both in, and
-//! only those are entered. ipamd is joined last, so a hung ipamd costs at most its timeout and
-//! never blocks netlink. Errors are gathered per source and merged in a fixed order, so the
-//! snapshot does not depend on which thread finished first.
+//! What depends on what decides the order. Namespace discovery (with the host's nsid for each
+//! namespace found), the CNI files and ipamd (with its checkpoint) need nothing from the host
+//! dump, so they run on threads of their own while the main thread dumps the host namespace.
+//! Pod namespaces are chosen only when the host's veths (their `link-netnsid`s) and the CNI
+//! result cache (which names pod namespaces too) are both in, and only those are entered. ipamd
+//! is joined last, so a hung ipamd costs at most its timeout and never blocks netlink. Errors
+//! are gathered per source and merged in a fixed order, so the snapshot does not depend on which
+//! thread finished first.
 
 mod beside;
 pub mod files;
@@ -78,9 +78,7 @@ pub fn collect_timed(config: &CollectConfig, timings: &PhaseTimings) -> NodeSnap
     let own_inode = own_netns_inode(&mut errors);
 
     let mut snapshot = std::thread::scope(|scope| {
-        let files = beside(scope, "podwire-files", || {
-            timings.time("cni files", || read_cni_files(&config.host_root))
-        });
+        // ipamd may hang up to its timeout: it is joined last.
         let vpc_cni = beside(scope, "podwire-vpc-cni", || {
             timings.time("vpc cni: checkpoint, ipamd", || {
                 VpcCniSources::read(
@@ -90,13 +88,13 @@ pub fn collect_timed(config: &CollectConfig, timings: &PhaseTimings) -> NodeSnap
                 )
             })
         });
-        let discovery = beside(scope, "podwire-discovery", || {
-            timings.time("netns discovery", || {
-                let mut errors = Vec::new();
-                let candidates =
-                    netns::discover(&config.netns_dir, &config.proc_dir, own_inode, &mut errors);
-                (candidates, errors)
-            })
+        // Everything else that does not need the host dump is about as much work as the dump
+        // itself, so it takes the other core: one thread, not one per source, since every
+        // thread started and joined is one more wait for a core on a busy node.
+        let beside_host = beside(scope, "podwire-discovery", || {
+            let discovered = discover_namespaces(config, own_inode, timings);
+            let files = timings.time("cni files", || read_cni_files(&config.host_root));
+            (discovered, files)
         });
 
         let mut host = NetnsState {
@@ -106,25 +104,29 @@ pub fn collect_timed(config: &CollectConfig, timings: &PhaseTimings) -> NodeSnap
             ..NetnsState::default()
         };
         let mut host_errors = Vec::new();
-        let mut socket = timings.time("host dump", || read_host(&mut host, &mut host_errors));
+        let socket = timings.time("host dump", || read_host(&mut host, &mut host_errors));
 
-        let (candidates, discovery_errors) = discovery.join().unwrap_or_else(|| {
-            let error = panicked(ErrorSource::NetnsDiscovery, "namespace discovery");
-            (Vec::new(), vec![error])
+        let (discovered, files) = beside_host.join().unwrap_or_else(|| {
+            let discovered = Discovered {
+                errors: vec![panicked(ErrorSource::NetnsDiscovery, "namespace discovery")],
+                ..Discovered::default()
+            };
+            let files = CniFiles {
+                errors: vec![panicked(ErrorSource::CniCache, "CNI file readers")],
+                ..CniFiles::default()
+            };
+            (discovered, files)
         });
-        let nsids = timings.time("host nsids", || match socket.as_mut() {
-            Some(socket) => pods::host_nsids(socket, &candidates),
-            None => vec![None; candidates.len()],
-        });
-
+        let Discovered {
+            candidates,
+            nsids,
+            errors: discovery_errors,
+        } = discovered;
         let CniFiles {
             cni,
             cached_netns,
             errors: cni_errors,
-        } = files.join().unwrap_or_else(|| CniFiles {
-            errors: vec![panicked(ErrorSource::CniCache, "CNI file readers")],
-            ..CniFiles::default()
-        });
+        } = files;
         let pods = pods::select_pod_namespaces(&host, &cached_netns, candidates, nsids);
         if let Some(hold) = &config.hold_after_discovery {
             hold_for_test(hold);
@@ -176,6 +178,40 @@ pub fn collect_timed(config: &CollectConfig, timings: &PhaseTimings) -> NodeSnap
     snapshot
 }
 
+/// The namespaces found on the node, each with the host's nsid for it.
+#[derive(Debug, Default)]
+struct Discovered {
+    candidates: Vec<netns::NetnsCandidate>,
+    nsids: Vec<Option<i32>>,
+    errors: Vec<SourceError>,
+}
+
+/// Finds the node's namespaces and asks the host for their nsids, on a host socket of the
+/// calling thread's own (it is in the host namespace, like the main thread).
+fn discover_namespaces(
+    config: &CollectConfig,
+    own_inode: u64,
+    timings: &PhaseTimings,
+) -> Discovered {
+    let mut errors = Vec::new();
+    let candidates = timings.time("netns discovery", || {
+        netns::discover(&config.netns_dir, &config.proc_dir, own_inode, &mut errors)
+    });
+    let nsids = timings.time("host nsids", || match RouteSocket::open() {
+        Ok(mut socket) => pods::host_nsids(&mut socket, &candidates),
+        Err(err) => {
+            // Pod namespaces can still be chosen by the CNI cache.
+            errors.push(netlink_error("host namespace (nsids)", &err));
+            vec![None; candidates.len()]
+        }
+    });
+    Discovered {
+        candidates,
+        nsids,
+        errors,
+    }
+}
+
 /// The CNI file state and what the result cache says about pod namespaces.
 #[derive(Debug, Default)]
 struct CniFiles {
@@ -207,8 +243,8 @@ fn own_netns_inode(errors: &mut Vec<SourceError>) -> u64 {
     })
 }
 
-/// Dumps the host namespace into `host`. Returns the socket, for the nsid and kernel route
-/// questions, when it could be opened.
+/// Dumps the host namespace into `host`. Returns the socket, for the kernel route questions,
+/// when it could be opened.
 fn read_host(host: &mut NetnsState, errors: &mut Vec<SourceError>) -> Option<RouteSocket> {
     let mut socket = match RouteSocket::open() {
         Ok(socket) => socket,

@@ -166,8 +166,8 @@ pub struct RouteSocket {
     /// Reused for every datagram; grown only when the kernel sends one that does not fit.
     receive_buffer: Vec<u8>,
     /// Requests [`RouteSocket::ask_all`] sends in one datagram: as many as the socket's receive
-    /// buffer surely holds the answers of.
-    batch: usize,
+    /// buffer surely holds the answers of. Found on first use: most sockets only dump.
+    batch: Option<usize>,
 }
 
 impl RouteSocket {
@@ -175,16 +175,17 @@ impl RouteSocket {
     /// it the kernel would filter route dumps by the (zero) table in the request header.
     pub fn open() -> Result<Self, NetlinkError> {
         let mut socket = Socket::new(NETLINK_ROUTE).map_err(NetlinkError::Open)?;
-        socket.bind_auto().map_err(NetlinkError::Open)?;
-        // Unknown: one request at a time, as if every batch were the last resort.
-        let batch = socket.get_rx_buf_sz().map_or(1, batch_for_buffer);
+        // Port 0: the kernel picks the address (nothing here needs to know it).
+        socket
+            .bind(&SocketAddr::new(0, 0))
+            .map_err(NetlinkError::Open)?;
         Ok(RouteSocket {
             socket,
             kernel: SocketAddr::new(0, 0),
             next_sequence: 1,
             send_buffer: Vec::with_capacity(256),
             receive_buffer: Vec::with_capacity(RECEIVE_BUFFER_BYTES),
-            batch,
+            batch: None,
         })
     }
 
@@ -232,8 +233,12 @@ impl RouteSocket {
         request: Request,
         messages: &[RouteNetlinkMessage],
     ) -> Result<Vec<Result<RouteNetlinkMessage, i32>>, NetlinkError> {
+        let batch = *self.batch.get_or_insert_with(|| {
+            // Unknown: one request at a time, as if every batch were the last resort.
+            self.socket.get_rx_buf_sz().map_or(1, batch_for_buffer)
+        });
         let mut answers = Vec::with_capacity(messages.len());
-        for batch in messages.chunks(self.batch.max(1)) {
+        for batch in messages.chunks(batch) {
             let first_sequence = self.send_batch(request, batch)?;
             let mut batch_answers = self.receive_batch(request, first_sequence, batch.len())?;
             for (answer, message) in batch_answers.iter_mut().zip(batch) {
