@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Args;
-use podwire_node_state::resolver;
 
 use super::report::{self, PodFilter};
 use crate::collect::{self, CollectConfig, PhaseTimings};
@@ -75,9 +74,11 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
         hold_after_discovery: args.hold_after_discovery,
     };
     let timings = PhaseTimings::new();
-    let snapshot = timings.time("collection", || collect::collect_timed(&config, &timings));
-    let resolution = timings.time("resolution", || resolver::resolve(&snapshot));
-    let report = report::Report::new(&snapshot, &resolution, args.pod.as_ref());
+    let collection = timings.time("collection", || {
+        collect::collect_and_resolve(&config, &timings)
+    });
+    let (snapshot, resolution) = (&collection.snapshot, &collection.resolution);
+    let report = report::Report::new(snapshot, resolution, args.pod.as_ref());
 
     timings.time("output", || {
         let stdout = std::io::stdout();

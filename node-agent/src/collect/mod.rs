@@ -22,9 +22,9 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use podwire_node_state::resolver::{self, NodeResolution};
 use podwire_node_state::{
-    CniState, ErrorSource, KernelRouteDecision, KernelRouteQuery, NetnsState, NodeSnapshot,
-    SourceError, resolver,
+    CniState, ErrorSource, KernelRouteQuery, NetnsState, NodeSnapshot, SourceError,
 };
 
 use self::beside::beside;
@@ -55,13 +55,23 @@ pub struct CollectConfig {
     pub hold_after_discovery: Option<PathBuf>,
 }
 
-/// Reads the whole node. Never fails: what could not be read is in `errors`.
-pub fn collect(config: &CollectConfig) -> NodeSnapshot {
-    collect_timed(config, &PhaseTimings::new())
+/// One collection: the node's state, and every pod's path resolved from it.
+#[derive(Debug)]
+pub struct Collection {
+    pub snapshot: NodeSnapshot,
+    /// The same as `resolver::resolve(&snapshot)` gives.
+    pub resolution: NodeResolution,
 }
 
-/// [`collect`], recording how long each phase took in `timings`.
-pub fn collect_timed(config: &CollectConfig, timings: &PhaseTimings) -> NodeSnapshot {
+/// Reads the whole node. Never fails: what could not be read is in `errors`.
+pub fn collect(config: &CollectConfig) -> NodeSnapshot {
+    collect_and_resolve(config, &PhaseTimings::new()).snapshot
+}
+
+/// [`collect`], with the resolution made on the way (the kernel's routing decisions are asked
+/// for while the resolver traces the paths that need them, so the pods are resolved once), and
+/// how long each phase took recorded in `timings`.
+pub fn collect_and_resolve(config: &CollectConfig, timings: &PhaseTimings) -> Collection {
     let started = Instant::now();
     let collected_at_unix_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -77,7 +87,7 @@ pub fn collect_timed(config: &CollectConfig, timings: &PhaseTimings) -> NodeSnap
     node.collected_at_unix_ms = collected_at_unix_ms;
     let own_inode = own_netns_inode(&mut errors);
 
-    let mut snapshot = std::thread::scope(|scope| {
+    let (mut snapshot, socket) = std::thread::scope(|scope| {
         // ipamd may hang up to its timeout: it is joined last.
         let vpc_cni = beside(scope, "podwire-vpc-cni", || {
             timings.time("vpc cni: checkpoint, ipamd", || {
@@ -167,15 +177,18 @@ pub fn collect_timed(config: &CollectConfig, timings: &PhaseTimings) -> NodeSnap
             kernel_routes: Vec::new(),
             errors: Vec::new(),
         };
-        if let Some(mut socket) = socket {
-            snapshot.kernel_routes = ask_kernel(&mut socket, &snapshot, timings, &mut errors);
-        }
         snapshot.errors = errors;
-        snapshot
+        (snapshot, socket)
+    });
+    let resolution = timings.time("resolution, asking the kernel", || {
+        resolve_asking_kernel(&mut snapshot, socket)
     });
     snapshot.node.collection_duration_us =
         u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-    snapshot
+    Collection {
+        snapshot,
+        resolution,
+    }
 }
 
 /// The namespaces found on the node, each with the host's nsid for it.
@@ -266,45 +279,27 @@ fn read_host(host: &mut NetnsState, errors: &mut Vec<SourceError>) -> Option<Rou
     Some(socket)
 }
 
-/// Asks the kernel, in the host namespace, every question the resolver will check itself against.
-fn ask_kernel(
-    socket: &mut RouteSocket,
-    snapshot: &NodeSnapshot,
-    timings: &PhaseTimings,
-    errors: &mut Vec<SourceError>,
-) -> Vec<KernelRouteDecision> {
-    let queries = timings.time("kernel questions (resolver)", || {
-        resolver::kernel_queries(snapshot, &resolver::choose_probe(snapshot))
-    });
-    timings.time("kernel answers", || answer_queries(socket, queries, errors))
-}
-
-fn answer_queries(
-    socket: &mut RouteSocket,
-    queries: Vec<KernelRouteQuery>,
-    errors: &mut Vec<SourceError>,
-) -> Vec<KernelRouteDecision> {
-    let answers = match socket.route_get_all(&queries) {
-        Ok(answers) => answers,
-        // The conversation failed: no question has an answer, and each says why.
+/// Resolves the snapshot, asking the kernel (in the host namespace) each routing question the
+/// resolver checks a path against, and records the answers (or why there is none) in it.
+/// Without a host socket nothing is asked: the paths are resolved unchecked.
+fn resolve_asking_kernel(
+    snapshot: &mut NodeSnapshot,
+    mut socket: Option<RouteSocket>,
+) -> NodeResolution {
+    let mut route_errors = Vec::new();
+    let (resolution, answered) = resolver::resolve_asking(snapshot, &mut |query| match socket
+        .as_mut()?
+        .route_get(query)
+    {
+        Ok(answer) => Some(answer),
         Err(err) => {
-            let message = error_chain(&err);
-            errors.extend(
-                queries
-                    .iter()
-                    .map(|query| route_error(query, message.clone())),
-            );
-            return Vec::new();
+            route_errors.push(route_error(query, err.to_string()));
+            None
         }
-    };
-    let mut decisions = Vec::with_capacity(queries.len());
-    for (query, answer) in queries.into_iter().zip(answers) {
-        match answer {
-            Ok(answer) => decisions.push(KernelRouteDecision { query, answer }),
-            Err(err) => errors.push(route_error(&query, err.to_string())),
-        }
-    }
-    decisions
+    });
+    snapshot.kernel_routes = answered;
+    snapshot.errors.extend(route_errors);
+    resolution
 }
 
 fn route_error(query: &KernelRouteQuery, message: String) -> SourceError {

@@ -20,52 +20,20 @@ impl RouteSocket {
         &mut self,
         query: &KernelRouteQuery,
     ) -> Result<KernelRouteAnswer, NetlinkError> {
-        self.route_get_all(std::slice::from_ref(query))?
-            .pop()
-            .unwrap_or(Err(NetlinkError::NoAnswer {
-                request: Request::RouteGet,
-            }))
-    }
-
-    /// [`RouteSocket::route_get`] for each of `queries`, asked many to a datagram: one result
-    /// per query, in order. A query mixing families is refused without asking; only a failed
-    /// conversation fails the whole call.
-    pub fn route_get_all(
-        &mut self,
-        queries: &[KernelRouteQuery],
-    ) -> Result<Vec<Result<KernelRouteAnswer, NetlinkError>>, NetlinkError> {
         let request = Request::RouteGet;
-        let messages: Vec<Result<RouteNetlinkMessage, NetlinkError>> = queries
-            .iter()
-            .map(|query| route_get_message(query).map(RouteNetlinkMessage::GetRoute))
-            .collect();
-        let askable: Vec<RouteNetlinkMessage> = messages
-            .iter()
-            .filter_map(|m| m.as_ref().ok())
-            .cloned()
-            .collect();
-        let mut answers = self.ask_all(request, &askable)?.into_iter();
-        Ok(messages
-            .into_iter()
-            .map(|message| {
-                message?;
-                match answers.next() {
-                    Some(Ok(RouteNetlinkMessage::NewRoute(answer))) => {
-                        route_answer_from_message(&answer)
-                            .map_err(|source| NetlinkError::Malformed { request, source })
-                    }
-                    Some(Ok(other)) => Err(NetlinkError::Unexpected {
-                        request,
-                        message_type: other.message_type(),
-                    }),
-                    Some(Err(errno)) => Ok(KernelRouteAnswer::Error {
-                        errno,
-                        message: nix::errno::Errno::from_raw(errno).desc().to_owned(),
-                    }),
-                    None => Err(NetlinkError::NoAnswer { request }),
-                }
-            })
-            .collect())
+        let message = route_get_message(query)?;
+        match self.ask(request, RouteNetlinkMessage::GetRoute(message))? {
+            Ok(RouteNetlinkMessage::NewRoute(answer)) => route_answer_from_message(&answer)
+                .map_err(|source| NetlinkError::Malformed { request, source }),
+            Ok(other) => Err(NetlinkError::Unexpected {
+                request,
+                message_type: other.message_type(),
+            }),
+            Err(errno) => Ok(KernelRouteAnswer::Error {
+                errno,
+                message: nix::errno::Errno::from_raw(errno).desc().to_owned(),
+            }),
+        }
     }
 }
 
