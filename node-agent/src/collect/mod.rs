@@ -167,7 +167,7 @@ pub fn collect_and_resolve(config: &CollectConfig, timings: &PhaseTimings) -> Co
         errors.extend(discovery_errors);
         errors.extend(namespace_errors);
         errors.extend(vpc_errors);
-        let mut snapshot = NodeSnapshot {
+        let snapshot = NodeSnapshot {
             node,
             probe_destination: config.probe_destination,
             host,
@@ -175,9 +175,8 @@ pub fn collect_and_resolve(config: &CollectConfig, timings: &PhaseTimings) -> Co
             cni,
             vpc_cni,
             kernel_routes: Vec::new(),
-            errors: Vec::new(),
+            errors,
         };
-        snapshot.errors = errors;
         (snapshot, socket)
     });
     let resolution = timings.time("resolution, asking the kernel", || {

@@ -7,12 +7,16 @@ use std::net::IpAddr;
 
 use netlink_packet_core::{
     DecodeError, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NetlinkBuffer, NetlinkHeader,
-    NetlinkMessage, NetlinkPayload,
+    NetlinkMessage, NetlinkPayload, Parseable,
 };
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
 
 use super::MessageError;
+use super::links::link_message_of_payload;
+
+/// `RTM_NEWLINK` from `<linux/rtnetlink.h>`.
+const RTM_NEWLINK: u16 = 16;
 
 /// `MSG_TRUNC` from `<linux/socket.h>`: makes `recv` return a datagram's real length even when it
 /// did not fit, so an oversized reply is detected instead of silently cut.
@@ -582,14 +586,29 @@ impl Frame {
             flags: buffer.flags(),
             message_type: buffer.message_type(),
             aligned_length: length.next_multiple_of(4).min(bytes.len()),
-            message: decode_message(&bytes[..length]).map_err(decode),
+            message: decode_reply(&bytes[..length]).map_err(decode),
         })
     }
 }
 
-/// Decodes one whole netlink message (header included) the way replies are decoded.
+/// Decodes one whole netlink message (header included), every attribute of it.
 pub fn decode_message(bytes: &[u8]) -> Result<NetlinkMessage<RouteNetlinkMessage>, DecodeError> {
     NetlinkMessage::<RouteNetlinkMessage>::deserialize(bytes)
+}
+
+/// Decodes one reply message: a link with only the attributes the agent reads (see
+/// [`link_message_of_payload`]), anything else whole.
+fn decode_reply(bytes: &[u8]) -> Result<NetlinkMessage<RouteNetlinkMessage>, DecodeError> {
+    let buffer = NetlinkBuffer::new_checked(bytes)?;
+    if buffer.message_type() != RTM_NEWLINK {
+        return decode_message(bytes);
+    }
+    let header = NetlinkHeader::parse(&buffer)?;
+    let link = link_message_of_payload(buffer.payload())?;
+    Ok(NetlinkMessage::new(
+        header,
+        NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(link)),
+    ))
 }
 
 #[cfg(test)]

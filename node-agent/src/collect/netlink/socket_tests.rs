@@ -191,3 +191,84 @@ fn answers_lost_to_a_full_receive_buffer_are_asked_again() {
     assert_alternating_refusals(&answers);
     assert_eq!(links.len(), 1, "lo");
 }
+
+#[test]
+fn links_decoded_with_only_the_read_attributes_convert_as_fully_decoded_ones() {
+    use netlink_packet_core::{NLM_F_DUMP, NLM_F_REQUEST, NetlinkBuffer, NetlinkPayload};
+    use netlink_packet_route::RouteNetlinkMessage;
+
+    let messages: Vec<Vec<u8>> = in_fresh_namespace(|| {
+        let mut ip = Command::new("ip")
+            .args(["-batch", "-"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        ip.stdin
+            .take()
+            .unwrap()
+            .write_all(
+                b"link add br0 type bridge\n\
+                  link add v0 type veth peer name v1\n\
+                  link set v0 master br0\n\
+                  link add mv0 link v1 type macvlan mode bridge\n\
+                  link add vx0 type vxlan id 42 local 10.0.0.1 dstport 4789 dev v1\n\
+                  link set v1 mtu 9001\n\
+                  link set br0 up\n\
+                  link set v0 up\n",
+            )
+            .unwrap();
+        assert!(ip.wait().unwrap().success());
+
+        // The raw datagrams of a link dump, cut into messages.
+        let mut socket = super::RouteSocket::open().unwrap();
+        let request = super::Request::Links;
+        let sequence = socket
+            .send(
+                request,
+                &super::super::link_dump_request(),
+                NLM_F_REQUEST | NLM_F_DUMP,
+            )
+            .unwrap();
+        let mut messages = Vec::new();
+        loop {
+            let super::Received::Whole(length) = socket.receive(request, 0).unwrap() else {
+                panic!("a datagram did not fit");
+            };
+            let mut bytes = &socket.receive_buffer[..length];
+            while !bytes.is_empty() {
+                let buffer = NetlinkBuffer::new_checked(bytes).unwrap();
+                assert_eq!(buffer.sequence_number(), sequence);
+                if buffer.message_type() == 3 {
+                    return messages;
+                }
+                let message_length = buffer.length() as usize;
+                messages.push(bytes[..message_length].to_vec());
+                bytes = &bytes[message_length.next_multiple_of(4).min(bytes.len())..];
+            }
+        }
+    });
+    assert_eq!(messages.len(), 6, "lo, br0, v0, v1, mv0, vx0");
+
+    let mut kinds = Vec::new();
+    for bytes in &messages {
+        let NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(full)) =
+            super::decode_message(bytes).unwrap().payload
+        else {
+            panic!("not a link message");
+        };
+        let NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(lean)) =
+            super::decode_reply(bytes).unwrap().payload
+        else {
+            panic!("not a link message");
+        };
+        assert!(lean.attributes.len() < full.attributes.len());
+        let link = super::super::link_from_message(&lean).unwrap();
+        assert_eq!(link, super::super::link_from_message(&full).unwrap());
+        kinds.push(link.kind.name().to_owned());
+    }
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        ["bridge", "loopback", "macvlan", "veth", "veth", "vxlan"]
+    );
+}
