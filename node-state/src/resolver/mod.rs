@@ -83,7 +83,7 @@ pub fn resolve(snapshot: &NodeSnapshot) -> NodeResolution {
 /// questions, one to check the paths against the answers).
 pub fn resolve_asking(
     snapshot: &NodeSnapshot,
-    ask: &mut dyn FnMut(&KernelRouteQuery) -> Option<KernelRouteAnswer>,
+    ask: &mut AskKernel<'_>,
 ) -> (NodeResolution, Vec<KernelRouteDecision>) {
     let probe = choose_probe(snapshot);
     let answers = AskedAnswers {
@@ -102,13 +102,16 @@ pub fn resolve_asking(
     (NodeResolution { probe, pods }, decisions)
 }
 
+/// Puts one routing question to the kernel: its answer, or `None` when there is none.
+pub type AskKernel<'k> = dyn FnMut(&KernelRouteQuery) -> Option<KernelRouteAnswer> + 'k;
+
 /// The kernel, asked while resolving; each question once.
-struct AskedAnswers<'k> {
-    ask: RefCell<&'k mut dyn FnMut(&KernelRouteQuery) -> Option<KernelRouteAnswer>>,
+struct AskedAnswers<'a, 'k> {
+    ask: RefCell<&'a mut AskKernel<'k>>,
     asked: RefCell<HashMap<KernelRouteQuery, Option<KernelRouteAnswer>>>,
 }
 
-impl KernelAnswers for AskedAnswers<'_> {
+impl KernelAnswers for AskedAnswers<'_, '_> {
     fn answer(&self, query: &KernelRouteQuery) -> Option<KernelRouteAnswer> {
         if let Some(known) = self.asked.borrow().get(query) {
             return known.clone();
