@@ -44,9 +44,9 @@ const MAX_RECEIVE_BUFFER_BYTES: usize = 4 * 1024 * 1024;
 /// the table changed while it was read) or a reply did not fit the receive buffer.
 const MAX_ATTEMPTS: u32 = 4;
 
-/// What one queued answer to a single request (an RTM_NEWNSID, an RTM_NEWROUTE for one packet, an
-/// error) is taken to cost in the receive buffer, overhead included. Measured: about 830 bytes
-/// for a route answer; the margin keeps a batch well inside the buffer.
+/// What one queued answer to a single request (an RTM_NEWNSID, an error) is taken to cost in the
+/// receive buffer, overhead included. Measured: about 830 bytes even for an RTM_NEWROUTE answer
+/// to one packet, larger than those; the margin keeps a batch well inside the buffer.
 const ANSWER_BUFFER_BYTES: usize = 2048;
 
 /// Requests sent in one datagram at most, whatever the receive buffer would allow.
