@@ -122,9 +122,12 @@ fn questions(count: usize) -> Vec<netlink_packet_route::RouteNetlinkMessage> {
 
 #[test]
 fn batch_size_follows_the_receive_buffer() {
-    assert_eq!(super::batch_for_buffer(0), 1);
-    assert_eq!(super::batch_for_buffer(4096), 2);
-    assert_eq!(super::batch_for_buffer(212_992), super::MAX_BATCH);
+    assert_eq!(super::batch::batch_for_buffer(0), 1);
+    assert_eq!(super::batch::batch_for_buffer(4096), 2);
+    assert_eq!(
+        super::batch::batch_for_buffer(212_992),
+        super::batch::MAX_BATCH
+    );
 }
 
 #[test]
@@ -134,17 +137,17 @@ fn batched_questions_are_all_answered_in_order_across_batches() {
         let answers = socket
             .ask_all(
                 super::Request::RouteGet,
-                &questions(2 * super::MAX_BATCH + 7),
+                &questions(2 * super::batch::MAX_BATCH + 7),
             )
             .unwrap();
         assert_eq!(
             socket.batch,
-            Some(super::MAX_BATCH),
+            Some(super::batch::MAX_BATCH),
             "the default buffer allows full batches"
         );
         answers
     });
-    assert_eq!(answers.len(), 2 * super::MAX_BATCH + 7);
+    assert_eq!(answers.len(), 2 * super::batch::MAX_BATCH + 7);
     assert_alternating_refusals(&answers);
 }
 
@@ -168,8 +171,8 @@ fn answers_lost_to_a_full_receive_buffer_are_asked_again() {
         // The smallest buffer the kernel allows holds a few answers, not a batch of 64.
         socket.socket.set_rx_buf_sz(0).unwrap();
         assert!(socket.socket.get_rx_buf_sz().unwrap() < 8 * 1024);
-        socket.batch = Some(super::MAX_BATCH);
-        let questions = questions(super::MAX_BATCH);
+        socket.batch = Some(super::batch::MAX_BATCH);
+        let questions = questions(super::batch::MAX_BATCH);
 
         // One batch on its own: the kernel drops what does not fit and says so (ENOBUFS).
         let first = socket
@@ -187,7 +190,7 @@ fn answers_lost_to_a_full_receive_buffer_are_asked_again() {
         (lost, answers, socket.dump().unwrap().links)
     });
     assert!(lost > 0, "the buffer overran");
-    assert_eq!(answers.len(), super::MAX_BATCH);
+    assert_eq!(answers.len(), super::batch::MAX_BATCH);
     assert_alternating_refusals(&answers);
     assert_eq!(links.len(), 1, "lo");
 }
