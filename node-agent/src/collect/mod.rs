@@ -1,13 +1,14 @@
 //! One collection of a node's state: every collector run, every failure recorded, nothing fatal.
 //!
-//! What depends on what decides the order. Namespace discovery (with the host's nsid for each
-//! namespace found), the CNI files and ipamd (with its checkpoint) need nothing from the host
-//! dump, so they run on threads of their own while the main thread dumps the host namespace.
-//! Pod namespaces are chosen only when the host's veths (their `link-netnsid`s) and the CNI
-//! result cache (which names pod namespaces too) are both in, and only those are entered. ipamd
-//! is joined last, so a hung ipamd costs at most its timeout and never blocks netlink. Errors
-//! are gathered per source and merged in a fixed order, so the snapshot does not depend on which
-//! thread finished first.
+//! What depends on what decides the order. Namespace discovery, the CNI files and ipamd (with
+//! its checkpoint) need nothing from the host dump, so they run on threads of their own while
+//! the main thread dumps the host namespace. Pod namespaces are chosen only when the host's veths
+//! (their `link-netnsid`s) and the CNI result cache (which names pod namespaces too) are both in:
+//! the namespaces the cache names, and those of the others whose nsid a host veth names. Only
+//! those are entered; the readers ask the host's nsid for the cached ones with the file they open
+//! to enter it. ipamd is joined last, so a hung ipamd costs at most its timeout and never blocks
+//! netlink. Errors are gathered per source and merged in a fixed order, so the snapshot does not
+//! depend on which thread finished first.
 
 mod beside;
 pub mod files;
@@ -114,7 +115,7 @@ pub fn collect_and_resolve(config: &CollectConfig, timings: &PhaseTimings) -> Co
             ..NetnsState::default()
         };
         let mut host_errors = Vec::new();
-        let socket = timings.time("host dump", || read_host(&mut host, &mut host_errors));
+        let mut socket = timings.time("host dump", || read_host(&mut host, &mut host_errors));
 
         let (discovered, files) = beside_host.join().unwrap_or_else(|| {
             let discovered = Discovered {
@@ -129,7 +130,6 @@ pub fn collect_and_resolve(config: &CollectConfig, timings: &PhaseTimings) -> Co
         });
         let Discovered {
             candidates,
-            nsids,
             errors: discovery_errors,
         } = discovered;
         let CniFiles {
@@ -137,7 +137,12 @@ pub fn collect_and_resolve(config: &CollectConfig, timings: &PhaseTimings) -> Co
             cached_netns,
             errors: cni_errors,
         } = files;
-        let pods = pods::select_pod_namespaces(&host, &cached_netns, candidates, nsids);
+        let pods = pods::select_pod_namespaces(&host, &cached_netns, candidates, |uncached| {
+            timings.time("host nsids", || match socket.as_mut() {
+                Some(socket) => pods::host_nsids(socket, uncached),
+                None => vec![None; uncached.len()],
+            })
+        });
         if let Some(hold) = &config.hold_after_discovery {
             hold_for_test(hold);
         }
@@ -190,16 +195,13 @@ pub fn collect_and_resolve(config: &CollectConfig, timings: &PhaseTimings) -> Co
     }
 }
 
-/// The namespaces found on the node, each with the host's nsid for it.
+/// The namespaces found on the node.
 #[derive(Debug, Default)]
 struct Discovered {
     candidates: Vec<netns::NetnsCandidate>,
-    nsids: Vec<Option<i32>>,
     errors: Vec<SourceError>,
 }
 
-/// Finds the node's namespaces and asks the host for their nsids, on a host socket of the
-/// calling thread's own (it is in the host namespace, like the main thread).
 fn discover_namespaces(
     config: &CollectConfig,
     own_inode: u64,
@@ -209,19 +211,7 @@ fn discover_namespaces(
     let candidates = timings.time("netns discovery", || {
         netns::discover(&config.netns_dir, &config.proc_dir, own_inode, &mut errors)
     });
-    let nsids = timings.time("host nsids", || match RouteSocket::open() {
-        Ok(mut socket) => pods::host_nsids(&mut socket, &candidates),
-        Err(err) => {
-            // Pod namespaces can still be chosen by the CNI cache.
-            errors.push(netlink_error("host namespace (nsids)", &err));
-            vec![None; candidates.len()]
-        }
-    });
-    Discovered {
-        candidates,
-        nsids,
-        errors,
-    }
+    Discovered { candidates, errors }
 }
 
 /// The CNI file state and what the result cache says about pod namespaces.
@@ -255,8 +245,8 @@ fn own_netns_inode(errors: &mut Vec<SourceError>) -> u64 {
     })
 }
 
-/// Dumps the host namespace into `host`. Returns the socket, for the kernel route questions,
-/// when it could be opened.
+/// Dumps the host namespace into `host`. Returns the socket, for the nsid and kernel route
+/// questions, when it could be opened.
 fn read_host(host: &mut NetnsState, errors: &mut Vec<SourceError>) -> Option<RouteSocket> {
     let mut socket = match RouteSocket::open() {
         Ok(socket) => socket,

@@ -10,16 +10,15 @@ use podwire_node_state::{CniState, NetnsState};
 
 use super::files::HostRoot;
 use super::netlink::RouteSocket;
-use super::netns::NetnsCandidate;
+use super::netns::{HostNsid, NetnsCandidate};
 
 /// Namespace files held open at once while their nsids are asked: one batch of questions, well
 /// under any open-file limit.
 const NSID_FILES_AT_ONCE: usize = 64;
 
-/// The id the host has for each candidate, in order: `None` where it has none, or where the
-/// namespace vanished since discovery or could not be asked about (the CNI cache may still name
-/// it, and its read will then record the error).
-pub fn host_nsids(socket: &mut RouteSocket, candidates: &[NetnsCandidate]) -> Vec<Option<i32>> {
+/// The id the host has for each of `candidates`, in order: `None` where it has none, or where the
+/// namespace vanished since discovery or could not be asked about.
+pub fn host_nsids(socket: &mut RouteSocket, candidates: &[&NetnsCandidate]) -> Vec<Option<i32>> {
     let mut nsids = Vec::with_capacity(candidates.len());
     for chunk in candidates.chunks(NSID_FILES_AT_ONCE) {
         // Each question names its namespace by file descriptor: the files stay open until the
@@ -38,24 +37,33 @@ pub fn host_nsids(socket: &mut RouteSocket, candidates: &[NetnsCandidate]) -> Ve
     nsids
 }
 
-/// Keeps the candidates that are pods, each with the host's nsid for it.
+/// Keeps the candidates that are pods, in their order: those the CNI cache names (their nsids
+/// are asked when they are read), and those a host veth leads into, by the host's nsid for them,
+/// which `nsids_of` gives for the candidates the cache does not name (on a pod node, the few
+/// namespaces that are no pod's).
 pub fn select_pod_namespaces(
     host: &NetnsState,
     cached: &CachedNetns,
     candidates: Vec<NetnsCandidate>,
-    nsids: Vec<Option<i32>>,
-) -> Vec<(NetnsCandidate, Option<i32>)> {
+    nsids_of: impl FnOnce(&[&NetnsCandidate]) -> Vec<Option<i32>>,
+) -> Vec<(NetnsCandidate, HostNsid)> {
     let peer_nsids: HashSet<i32> = host
         .links
         .iter()
         .filter(|l| l.is_veth())
         .filter_map(|l| l.link_netnsid)
         .collect();
+    let uncached: Vec<&NetnsCandidate> = candidates.iter().filter(|c| !cached.names(c)).collect();
+    let mut uncached_nsids = nsids_of(&uncached).into_iter();
     candidates
         .into_iter()
-        .zip(nsids)
-        .filter(|(candidate, nsid)| {
-            nsid.is_some_and(|id| peer_nsids.contains(&id)) || cached.names(candidate)
+        .filter_map(|candidate| {
+            if cached.names(&candidate) {
+                return Some((candidate, HostNsid::AskWhenRead));
+            }
+            let nsid = uncached_nsids.next().flatten();
+            nsid.filter(|id| peer_nsids.contains(id))
+                .map(|_| (candidate, HostNsid::Known(nsid)))
         })
         .collect()
 }
@@ -207,10 +215,18 @@ mod tests {
             candidate(2, Some("cni-2"), "/var/run/netns/cni-2"),
             candidate(3, None, "/proc/9/ns/net"),
         ];
-        let selected =
-            select_pod_namespaces(&host, &cached, candidates, vec![Some(4), None, Some(5)]);
-        let inodes: Vec<(u64, Option<i32>)> =
+        let mut asked = Vec::new();
+        let selected = select_pod_namespaces(&host, &cached, candidates, |uncached| {
+            asked = uncached.iter().map(|c| c.inode).collect();
+            vec![Some(4), Some(5)]
+        });
+        // Only the namespaces the cache does not name are asked about before reading.
+        assert_eq!(asked, [1, 3]);
+        let inodes: Vec<(u64, HostNsid)> =
             selected.iter().map(|(c, nsid)| (c.inode, *nsid)).collect();
-        assert_eq!(inodes, [(1, Some(4)), (2, None)]);
+        assert_eq!(
+            inodes,
+            [(1, HostNsid::Known(Some(4))), (2, HostNsid::AskWhenRead)]
+        );
     }
 }
