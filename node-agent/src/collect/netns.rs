@@ -317,7 +317,7 @@ fn read_one(
     };
     setns(&file, CloneFlags::CLONE_NEWNET).map_err(NetnsReadError::Enter)?;
     // The socket binds to the namespace the thread is in now.
-    let dump = RouteSocket::open()?.dump()?;
+    let dump = RouteSocket::open_for_small_dumps()?.dump()?;
     Ok(dump.into_state(
         candidate.inode,
         candidate.name.clone(),

@@ -35,6 +35,9 @@ const NLMSG_ALIGNTO: usize = 4;
 /// grown to fit.
 const RECEIVE_BUFFER_BYTES: usize = 32 * 1024;
 
+/// The receive buffer of [`RouteSocket::open_for_small_dumps`]: one page.
+const SMALL_RECEIVE_BUFFER_BYTES: usize = 4096;
+
 /// Replies larger than this are refused rather than allocated for.
 const MAX_RECEIVE_BUFFER_BYTES: usize = 4 * 1024 * 1024;
 
@@ -168,6 +171,19 @@ impl RouteSocket {
     /// Opens a socket in the calling thread's network namespace. Strict checking stays off: with
     /// it the kernel would filter route dumps by the (zero) table in the request header.
     pub fn open() -> Result<Self, NetlinkError> {
+        Self::open_with_receive_buffer(RECEIVE_BUFFER_BYTES)
+    }
+
+    /// [`RouteSocket::open`] for a namespace with a few links, addresses and routes (a pod's).
+    /// The kernel sizes each datagram of a dump after the largest buffer `recv` has offered, so
+    /// with a 32 KiB buffer it would allocate 32 KiB for every batch of every dump, for a few
+    /// hundred bytes each; a page is enough, and anything larger still arrives, in more
+    /// datagrams (or after the buffer grows, for a single larger message).
+    pub fn open_for_small_dumps() -> Result<Self, NetlinkError> {
+        Self::open_with_receive_buffer(SMALL_RECEIVE_BUFFER_BYTES)
+    }
+
+    fn open_with_receive_buffer(bytes: usize) -> Result<Self, NetlinkError> {
         let mut socket = Socket::new(NETLINK_ROUTE).map_err(NetlinkError::Open)?;
         // Port 0: the kernel picks the address (nothing here needs to know it).
         socket
@@ -178,7 +194,7 @@ impl RouteSocket {
             kernel: SocketAddr::new(0, 0),
             next_sequence: 1,
             send_buffer: Vec::with_capacity(256),
-            receive_buffer: Vec::with_capacity(RECEIVE_BUFFER_BYTES),
+            receive_buffer: Vec::with_capacity(bytes),
             batch: None,
         })
     }
@@ -186,9 +202,7 @@ impl RouteSocket {
     /// A socket whose receive buffer starts at `bytes`, to exercise the growth path.
     #[cfg(test)]
     fn with_receive_buffer(bytes: usize) -> Result<Self, NetlinkError> {
-        let mut socket = Self::open()?;
-        socket.receive_buffer = Vec::with_capacity(bytes);
-        Ok(socket)
+        Self::open_with_receive_buffer(bytes)
     }
 
     /// Dumps every object `message` asks for, converting each reply message with `convert`

@@ -275,3 +275,19 @@ fn links_decoded_with_only_the_read_attributes_convert_as_fully_decoded_ones() {
         ["bridge", "loopback", "macvlan", "veth", "veth", "vxlan"]
     );
 }
+
+#[test]
+fn a_socket_for_small_dumps_reads_a_large_one_whole_in_more_datagrams() {
+    let (links, capacity) = in_fresh_namespace(|| {
+        add_veth_pairs(60);
+        let mut socket = super::RouteSocket::open_for_small_dumps().unwrap();
+        let links = socket.dump().unwrap().links;
+        (links, socket.receive_buffer.capacity())
+    });
+    assert_eq!(links.len(), 121, "lo and 60 veth pairs");
+    assert_eq!(
+        capacity,
+        super::SMALL_RECEIVE_BUFFER_BYTES,
+        "no datagram was larger"
+    );
+}
