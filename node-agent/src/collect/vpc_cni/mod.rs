@@ -39,13 +39,18 @@ pub struct VpcCniSources {
 }
 
 impl VpcCniSources {
-    /// Reads the checkpoint and asks ipamd at `ipamd_endpoint` (waiting at most `timeout`).
+    /// Reads the checkpoint and asks ipamd at `ipamd_endpoint` (waiting at most `timeout`), on
+    /// the calling thread, which must not be driving an async runtime.
     pub fn read(host_root: &Path, ipamd_endpoint: Option<&str>, timeout: Duration) -> Self {
         let root = HostRoot::new(host_root);
         let mut checkpoint_errors = Vec::new();
         let checkpoint = checkpoint::read_checkpoint(&root, &mut checkpoint_errors);
-        let ipamd = ipamd_endpoint
-            .map(|endpoint| (endpoint.to_owned(), ipamd::read_enis(endpoint, timeout)));
+        let ipamd = ipamd_endpoint.map(|endpoint| {
+            (
+                endpoint.to_owned(),
+                ipamd::read_enis_here(endpoint, timeout),
+            )
+        });
         VpcCniSources {
             checkpoint,
             checkpoint_errors,
