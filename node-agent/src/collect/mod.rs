@@ -1,14 +1,14 @@
 //! One collection of a node's state: every collector run, every failure recorded, nothing fatal.
 //!
-//! What depends on what decides the order. Namespace discovery, the CNI files and ipamd (with
-//! its checkpoint) need nothing from the host dump, so they run on threads of their own while
-//! the main thread dumps the host namespace. Pod namespaces are chosen only when the host's veths
-//! (their `link-netnsid`s) and the CNI result cache (which names pod namespaces too) are both in:
-//! the namespaces the cache names, and those of the others whose nsid a host veth names. Only
-//! those are entered; the readers ask the host's nsid for the cached ones with the file they open
-//! to enter it. ipamd is joined last, so a hung ipamd costs at most its timeout and never blocks
-//! netlink. Errors are gathered per source and merged in a fixed order, so the snapshot does not
-//! depend on which thread finished first.
+//! What depends on what decides the order. The CNI files and ipamd (with its checkpoint) need
+//! nothing from the kernel, so they are read on threads of their own while the main thread
+//! discovers the namespaces and dumps the host namespace. Pod namespaces are chosen only when
+//! the host's veths (their `link-netnsid`s) and the CNI result cache (which names pod namespaces
+//! too) are both in: the namespaces the cache names, and those of the others whose nsid a host
+//! veth names. Only those are entered; the readers ask the host's nsid for the cached ones with
+//! the file they open to enter it. ipamd is joined last, so a hung ipamd costs at most its
+//! timeout and never blocks netlink. Errors are gathered per source and merged in a fixed order,
+//! so the snapshot does not depend on which thread finished first.
 
 mod beside;
 pub mod files;
@@ -99,14 +99,16 @@ pub fn collect_and_resolve(config: &CollectConfig, timings: &PhaseTimings) -> Co
                 )
             })
         });
-        // Everything else that does not need the host dump is about as much work as the dump
-        // itself, so it takes the other core: one thread, not one per source, since every
-        // thread started and joined is one more wait for a core on a busy node.
-        let beside_host = beside(scope, "podwire-discovery", || {
-            let discovered = discover_namespaces(config, own_inode, timings);
-            let files = timings.time("cni files", || read_cni_files(&config.host_root));
-            (discovered, files)
+        // The CNI files and ipamd together take about as long as the discovery and the host
+        // dump, which the main thread does meanwhile: two cores shared with two threads started,
+        // not one per source (each is one more wait for a core on a busy node).
+        let files = beside(scope, "podwire-files", || {
+            timings.time("cni files", || read_cni_files(&config.host_root))
         });
+        let Discovered {
+            candidates,
+            errors: discovery_errors,
+        } = discover_namespaces(config, own_inode, timings);
 
         let mut host = NetnsState {
             inode: own_inode,
@@ -117,26 +119,14 @@ pub fn collect_and_resolve(config: &CollectConfig, timings: &PhaseTimings) -> Co
         let mut host_errors = Vec::new();
         let mut socket = timings.time("host dump", || read_host(&mut host, &mut host_errors));
 
-        let (discovered, files) = beside_host.join().unwrap_or_else(|| {
-            let discovered = Discovered {
-                errors: vec![panicked(ErrorSource::NetnsDiscovery, "namespace discovery")],
-                ..Discovered::default()
-            };
-            let files = CniFiles {
-                errors: vec![panicked(ErrorSource::CniCache, "CNI file readers")],
-                ..CniFiles::default()
-            };
-            (discovered, files)
-        });
-        let Discovered {
-            candidates,
-            errors: discovery_errors,
-        } = discovered;
         let CniFiles {
             cni,
             cached_netns,
             errors: cni_errors,
-        } = files;
+        } = files.join().unwrap_or_else(|| CniFiles {
+            errors: vec![panicked(ErrorSource::CniCache, "CNI file readers")],
+            ..CniFiles::default()
+        });
         let pods = pods::select_pod_namespaces(&host, &cached_netns, candidates, |uncached| {
             timings.time("host nsids", || match socket.as_mut() {
                 Some(socket) => pods::host_nsids(socket, uncached),
@@ -196,7 +186,7 @@ pub fn collect_and_resolve(config: &CollectConfig, timings: &PhaseTimings) -> Co
 }
 
 /// The namespaces found on the node.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Discovered {
     candidates: Vec<netns::NetnsCandidate>,
     errors: Vec<SourceError>,
