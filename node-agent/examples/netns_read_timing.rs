@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use podwire_agent::collect::netns::{discover, own_netns_inode, read_namespaces};
+use podwire_agent::collect::netns::{HostNsid, discover, own_netns_inode, read_namespaces};
 
 /// The namespaces this run created, deleted when dropped (also on error).
 struct Namespaces(Vec<String>);
@@ -131,7 +131,7 @@ fn main() -> anyhow::Result<()> {
                 .as_deref()
                 .is_some_and(|n| n.starts_with(&prefix) && n.contains("pod"))
         })
-        .map(|c| (c, None))
+        .map(|c| (c, HostNsid::Known(None)))
         .collect();
     if pods_only.len() != pods {
         bail!("found {} of the {pods} pod namespaces", pods_only.len());

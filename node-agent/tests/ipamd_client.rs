@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::{
     OneShotServer, Reply, chunked_response, content_length_response, read_fixture, refused_endpoint,
 };
-use podwire_agent::collect::vpc_cni::ipamd::{IpamdError, read_enis};
+use podwire_agent::collect::vpc_cni::ipamd::{IpamdError, read_enis, read_enis_here};
 use podwire_node_state::IpamdShape;
 
 /// Long enough for a loaded CI machine; only the "never answers" test waits it out.
@@ -32,6 +32,19 @@ fn content_length_answer() {
         request.contains(&format!("\r\nhost: {addr}\r\n")),
         "{request}"
     );
+}
+
+#[test]
+fn asked_on_the_calling_thread() {
+    let body = read_fixture("ipamd/v1.22-per-network-card.json");
+    let server = OneShotServer::start(Reply::Raw(content_length_response("200 OK", &body)));
+    let enis = read_enis_here(&server.endpoint(), TIMEOUT).unwrap();
+    assert_eq!(enis.network_cards[0].enis.len(), 3);
+    server.join();
+    assert!(matches!(
+        read_enis_here(&refused_endpoint(), TIMEOUT),
+        Err(e) if e.is_unreachable()
+    ));
 }
 
 #[test]

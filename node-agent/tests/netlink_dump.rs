@@ -398,6 +398,20 @@ fn routes_of_every_table_are_exact() {
         routes_of(&dump, 1000)
     );
 
+    // One dump of every family returns IPv4 routes first, then IPv6 ones, as the model says.
+    let first_v6 = dump
+        .routes
+        .iter()
+        .position(|r| r.destination.addr().is_ipv6())
+        .unwrap();
+    assert!(
+        dump.routes[first_v6..]
+            .iter()
+            .all(|r| r.destination.addr().is_ipv6()),
+        "{:#?}",
+        dump.routes
+    );
+
     let local = route(&dump, 255, "10.0.0.10/32");
     assert_eq!(local.route_type, RouteType::Local);
     assert_eq!(local.scope, RouteScope::Host);

@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::{NETNS_DIR, Netns, UnnamedNetns, unique_prefix};
+use podwire_agent::collect::netlink::RouteSocket;
 use podwire_agent::collect::netns::{
-    NetnsCandidate, discover, own_netns_inode, read_namespaces, run_in_namespace,
+    HostNsid, NetnsCandidate, discover, own_netns_inode, read_namespaces, run_in_namespace,
 };
 use podwire_node_state::{ErrorSource, SourceError};
 
@@ -168,10 +169,10 @@ fn every_namespace_is_read_and_deleted_or_replaced_ones_are_errors() {
         .map(Netns::inode)
         .chain([unnamed.inode()])
         .collect();
-    let candidates: Vec<(NetnsCandidate, Option<i32>)> = discover_all()
+    let candidates: Vec<(NetnsCandidate, HostNsid)> = discover_all()
         .into_iter()
         .filter(|c| ours.contains(&c.inode))
-        .map(|c| (c, None))
+        .map(|c| (c, HostNsid::Known(None)))
         .collect();
     assert_eq!(candidates.len(), 7);
 
@@ -250,6 +251,49 @@ fn every_namespace_is_read_and_deleted_or_replaced_ones_are_errors() {
 }
 
 #[test]
+fn readers_ask_the_id_their_own_namespace_has_for_a_namespace_when_told_to() {
+    let prefix = unique_prefix();
+    let node = Netns::add(&format!("{prefix}node"));
+    let pods: Vec<Netns> = ["a", "b"]
+        .iter()
+        .map(|name| {
+            let pod = Netns::add(&format!("{prefix}pod-{name}"));
+            node.ip(&format!(
+                "link add hveth-{name} type veth peer name eth0 netns {}",
+                pod.name
+            ));
+            pod
+        })
+        .collect();
+    let candidate = |pod: &Netns| NetnsCandidate {
+        inode: pod.inode(),
+        name: Some(pod.name.clone()),
+        path: pod.path(),
+    };
+    // Read from the node, as the agent reads from the host.
+    let (states, node_dump) = run_in_namespace(&node.path(), || {
+        let results = read_namespaces(
+            &[
+                (candidate(&pods[0]), HostNsid::AskWhenRead),
+                (candidate(&pods[1]), HostNsid::Known(Some(99))),
+            ],
+            2,
+        );
+        let states: Vec<_> = results.into_iter().map(Result::unwrap).collect();
+        (states, RouteSocket::open().unwrap().dump().unwrap())
+    })
+    .unwrap();
+    let veth_a = node_dump
+        .links
+        .iter()
+        .find(|l| l.name == "hveth-a")
+        .unwrap();
+    assert!(veth_a.link_netnsid.is_some());
+    assert_eq!(states[0].nsid, veth_a.link_netnsid, "asked by the reader");
+    assert_eq!(states[1].nsid, Some(99), "taken as given");
+}
+
+#[test]
 fn reader_count_is_bounded_by_the_work() {
     assert!(read_namespaces(&[], 4).is_empty());
     let netns = Netns::add(&format!("{}solo", unique_prefix()));
@@ -259,7 +303,7 @@ fn reader_count_is_bounded_by_the_work() {
         path: netns.path(),
     };
     // No workers asked for still means one reader.
-    let results = read_namespaces(&[(candidate, Some(7))], 0);
+    let results = read_namespaces(&[(candidate, HostNsid::Known(Some(7)))], 0);
     let state = results[0].as_ref().unwrap();
     assert_eq!(state.nsid, Some(7));
     assert_eq!(state.links.len(), 1);

@@ -14,7 +14,7 @@ use std::net::IpAddr;
 use std::process::Command;
 
 use common::{Netns, unique_prefix};
-use podwire_agent::collect::netlink::RouteSocket;
+use podwire_agent::collect::netlink::{NetlinkError, RouteSocket};
 use podwire_agent::collect::netns::run_in_namespace;
 use podwire_node_state::{KernelRouteAnswer, KernelRouteQuery, RouteType};
 
@@ -212,7 +212,12 @@ fn nsids_match_the_host_veths_link_netnsid() {
             .iter()
             .map(|f| socket.nsid_of(f))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok::<_, podwire_agent::collect::netlink::NetlinkError>((nsids, socket.dump()?))
+        let together = socket
+            .nsids_of(&files)?
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?;
+        assert_eq!(together, nsids, "asked together or one by one");
+        Ok::<_, NetlinkError>((nsids, socket.dump()?))
     })
     .unwrap()
     .unwrap();

@@ -122,3 +122,38 @@ fn without_probe_dst_the_agent_names_its_probe_and_the_kernel_agrees() -> anyhow
     assert!(errors.is_empty(), "{errors:#?}");
     Ok(())
 }
+
+#[test]
+fn timings_name_every_phase_on_stderr_and_leave_the_report_alone() -> anyhow::Result<()> {
+    let node = VpcCniNode::new()
+        .pods(1, 1, 0)
+        .build()
+        .context("build a VPC CNI node")?;
+    let argv = Inspect::on(&node).command(true)?.arg("--timings").argv();
+    let (program, args) = argv.split_first().context("a command")?;
+    let output = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .context("run inspect --timings")?;
+    assert!(output.status.success(), "{output:?}");
+    let report: podwire_e2e::agent::InspectReport =
+        serde_json::from_slice(&output.stdout).context("standard output is the report")?;
+    assert_eq!(report.pods.len(), 2);
+    let stderr = String::from_utf8(output.stderr)?;
+    for phase in [
+        "host dump",
+        "netns discovery",
+        "host nsids",
+        "cni files",
+        "vpc cni: checkpoint, ipamd",
+        "pod namespaces",
+        "resolution, asking the kernel",
+        "output",
+    ] {
+        assert!(
+            stderr.lines().any(|l| l.ends_with(&format!("  {phase}"))),
+            "no {phase} line in:\n{stderr}"
+        );
+    }
+    Ok(())
+}

@@ -1,28 +1,38 @@
 //! One collection of a node's state: every collector run, every failure recorded, nothing fatal.
 //!
-//! Order matters for correctness, not just speed: the host namespace is dumped first (its veths'
-//! `link-netnsid`s say which namespaces are pods), the CNI files next (the result cache names pod
-//! namespaces too), then only pod namespaces are entered. ipamd is asked on its own thread while
-//! the namespaces are read, so a hung ipamd costs at most its timeout and never blocks netlink.
+//! What depends on what decides the order. The CNI files and ipamd (with its checkpoint) need
+//! nothing from the kernel, so they are read on threads of their own while the main thread
+//! discovers the namespaces and dumps the host namespace. Pod namespaces are chosen only when
+//! the host's veths (their `link-netnsid`s) and the CNI result cache (which names pod namespaces
+//! too) are both in: the namespaces the cache names, and those of the others whose nsid a host
+//! veth names. Only those are entered; the readers ask the host's nsid for the cached ones with
+//! the file they open to enter it. ipamd is joined last, so a hung ipamd costs at most its
+//! timeout and never blocks netlink. Errors are gathered per source and merged in a fixed order,
+//! so the snapshot does not depend on which thread finished first.
 
+mod beside;
 pub mod files;
 mod identity;
 pub mod netlink;
 pub mod netns;
+mod pods;
+pub mod timings;
 pub mod vpc_cni;
 
-use std::collections::HashSet;
-use std::fs::File;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use podwire_node_state::resolver::{self, NodeResolution};
 use podwire_node_state::{
-    CniState, ErrorSource, KernelRouteDecision, NetnsState, NodeSnapshot, SourceError, resolver,
+    CniState, ErrorSource, KernelRouteQuery, NetnsState, NodeSnapshot, SourceError,
 };
 
+use self::beside::beside;
 use self::netlink::RouteSocket;
-use self::netns::NetnsCandidate;
+use self::pods::CachedNetns;
+pub use self::timings::{PhaseTiming, PhaseTimings};
+use self::vpc_cni::VpcCniSources;
 
 /// Where to read from and how.
 #[derive(Debug, Clone)]
@@ -46,8 +56,23 @@ pub struct CollectConfig {
     pub hold_after_discovery: Option<PathBuf>,
 }
 
+/// One collection: the node's state, and every pod's path resolved from it.
+#[derive(Debug)]
+pub struct Collection {
+    pub snapshot: NodeSnapshot,
+    /// The same as `resolver::resolve(&snapshot)` gives.
+    pub resolution: NodeResolution,
+}
+
 /// Reads the whole node. Never fails: what could not be read is in `errors`.
 pub fn collect(config: &CollectConfig) -> NodeSnapshot {
+    collect_and_resolve(config, &PhaseTimings::new()).snapshot
+}
+
+/// [`collect`], with the resolution made on the way (the kernel's routing decisions are asked
+/// for while the resolver traces the paths that need them, so the pods are resolved once), and
+/// how long each phase took recorded in `timings`.
+pub fn collect_and_resolve(config: &CollectConfig, timings: &PhaseTimings) -> Collection {
     let started = Instant::now();
     let collected_at_unix_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -61,87 +86,163 @@ pub fn collect(config: &CollectConfig) -> NodeSnapshot {
         &mut errors,
     );
     node.collected_at_unix_ms = collected_at_unix_ms;
+    let own_inode = own_netns_inode(&mut errors);
 
-    let cni = files::read_cni_state(&config.host_root, &mut errors);
-
-    let mut snapshot = std::thread::scope(|scope| {
-        // ipamd may hang up to its timeout: ask it beside the namespace reads.
-        let vpc_cni = scope.spawn(|| {
-            let mut errors = Vec::new();
-            let state = vpc_cni::read_vpc_cni_state(
-                &config.host_root,
-                &cni,
-                config.ipamd_url.as_deref(),
-                config.ipamd_timeout,
-                &mut errors,
-            );
-            (state, errors)
+    let (mut snapshot, socket) = std::thread::scope(|scope| {
+        // ipamd may hang up to its timeout: it is joined last.
+        let vpc_cni = beside(scope, "podwire-vpc-cni", || {
+            timings.time("vpc cni: checkpoint, ipamd", || {
+                VpcCniSources::read(
+                    &config.host_root,
+                    config.ipamd_url.as_deref(),
+                    config.ipamd_timeout,
+                )
+            })
         });
-
-        let (host, namespaces, kernel_routes_socket) = read_kernel(config, &cni, &mut errors);
-
-        let (vpc_cni, vpc_errors) = vpc_cni.join().unwrap_or_else(|_| {
-            (
-                None,
-                vec![SourceError {
-                    source: ErrorSource::Ipamd,
-                    subject: "vpc-cni collector".into(),
-                    message: "collector thread panicked".into(),
-                }],
-            )
+        // The CNI files and ipamd together take about as long as the discovery and the host
+        // dump, which the main thread does meanwhile: two cores shared with two threads started,
+        // not one per source (each is one more wait for a core on a busy node).
+        let files = beside(scope, "podwire-files", || {
+            timings.time("cni files", || read_cni_files(&config.host_root))
         });
+        let Discovered {
+            candidates,
+            errors: discovery_errors,
+        } = discover_namespaces(config, own_inode, timings);
+
+        let mut host = NetnsState {
+            inode: own_inode,
+            name: None,
+            path: "/proc/self/ns/net".into(),
+            ..NetnsState::default()
+        };
+        let mut host_errors = Vec::new();
+        let mut socket = timings.time("host dump", || read_host(&mut host, &mut host_errors));
+
+        let CniFiles {
+            cni,
+            cached_netns,
+            errors: cni_errors,
+        } = files.join().unwrap_or_else(|| CniFiles {
+            errors: vec![panicked(ErrorSource::CniCache, "CNI file readers")],
+            ..CniFiles::default()
+        });
+        let pods = pods::select_pod_namespaces(&host, &cached_netns, candidates, |uncached| {
+            timings.time("host nsids", || match socket.as_mut() {
+                Some(socket) => pods::host_nsids(socket, uncached),
+                None => vec![None; uncached.len()],
+            })
+        });
+        if let Some(hold) = &config.hold_after_discovery {
+            hold_for_test(hold);
+        }
+        let mut namespaces = Vec::with_capacity(pods.len());
+        let mut namespace_errors = Vec::new();
+        let read = timings.time("pod namespaces", || {
+            netns::read_namespaces(&pods, config.workers)
+        });
+        for result in read {
+            match result {
+                Ok(ns) => namespaces.push(ns),
+                Err(err) => namespace_errors.push(err),
+            }
+        }
+
+        let mut vpc_errors = Vec::new();
+        let vpc_cni = match vpc_cni.join() {
+            Some(sources) => sources.into_state(&cni, &mut vpc_errors),
+            None => {
+                vpc_errors.push(panicked(ErrorSource::Ipamd, "vpc-cni collector"));
+                None
+            }
+        };
+
+        errors.extend(cni_errors);
+        errors.extend(host_errors);
+        errors.extend(discovery_errors);
+        errors.extend(namespace_errors);
         errors.extend(vpc_errors);
-
-        let mut snapshot = NodeSnapshot {
+        let snapshot = NodeSnapshot {
             node,
             probe_destination: config.probe_destination,
             host,
             namespaces,
-            cni: cni.clone(),
+            cni,
             vpc_cni,
             kernel_routes: Vec::new(),
-            errors: Vec::new(),
+            errors,
         };
-        if let Some(mut socket) = kernel_routes_socket {
-            snapshot.kernel_routes = ask_kernel(&mut socket, &snapshot, &mut errors);
-        }
-        snapshot.errors = errors;
-        snapshot
+        (snapshot, socket)
+    });
+    let resolution = timings.time("resolution, asking the kernel", || {
+        resolve_asking_kernel(&mut snapshot, socket)
     });
     snapshot.node.collection_duration_us =
         u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-    snapshot
+    Collection {
+        snapshot,
+        resolution,
+    }
 }
 
-/// Dumps the host namespace, discovers the others and reads the pod namespaces among them.
-/// Returns the host socket for the kernel route questions, when it could be opened.
-fn read_kernel(
+/// The namespaces found on the node.
+#[derive(Debug)]
+struct Discovered {
+    candidates: Vec<netns::NetnsCandidate>,
+    errors: Vec<SourceError>,
+}
+
+fn discover_namespaces(
     config: &CollectConfig,
-    cni: &CniState,
-    errors: &mut Vec<SourceError>,
-) -> (NetnsState, Vec<NetnsState>, Option<RouteSocket>) {
-    let own_inode = match netns::own_netns_inode() {
-        Ok(inode) => inode,
-        Err(err) => {
-            errors.push(SourceError {
-                source: ErrorSource::NetnsDiscovery,
-                subject: "/proc/self/ns/net".into(),
-                message: format!("cannot identify the agent's own namespace: {err}"),
-            });
-            0
-        }
-    };
-    let mut host = NetnsState {
-        inode: own_inode,
-        name: None,
-        path: "/proc/self/ns/net".into(),
-        ..NetnsState::default()
-    };
+    own_inode: u64,
+    timings: &PhaseTimings,
+) -> Discovered {
+    let mut errors = Vec::new();
+    let candidates = timings.time("netns discovery", || {
+        netns::discover(&config.netns_dir, &config.proc_dir, own_inode, &mut errors)
+    });
+    Discovered { candidates, errors }
+}
+
+/// The CNI file state and what the result cache says about pod namespaces.
+#[derive(Debug, Default)]
+struct CniFiles {
+    cni: CniState,
+    cached_netns: CachedNetns,
+    errors: Vec<SourceError>,
+}
+
+fn read_cni_files(host_root: &Path) -> CniFiles {
+    let mut errors = Vec::new();
+    let cni = files::read_cni_state(host_root, &mut errors);
+    let cached_netns = CachedNetns::of(&cni, host_root);
+    CniFiles {
+        cni,
+        cached_netns,
+        errors,
+    }
+}
+
+/// The agent's own namespace, left out of discovery; 0 (no namespace has it) when unknown.
+fn own_netns_inode(errors: &mut Vec<SourceError>) -> u64 {
+    netns::own_netns_inode().unwrap_or_else(|err| {
+        errors.push(SourceError {
+            source: ErrorSource::NetnsDiscovery,
+            subject: "/proc/self/ns/net".into(),
+            message: format!("cannot identify the agent's own namespace: {err}"),
+        });
+        0
+    })
+}
+
+/// Dumps the host namespace into `host`. Returns the socket, for the nsid and kernel route
+/// questions, when it could be opened.
+fn read_host(host: &mut NetnsState, errors: &mut Vec<SourceError>) -> Option<RouteSocket> {
     let mut socket = match RouteSocket::open() {
         Ok(socket) => socket,
         Err(err) => {
             errors.push(netlink_error("host namespace", &err));
-            return (host, Vec::new(), None);
+            return None;
         }
     };
     match socket.dump() {
@@ -154,110 +255,50 @@ fn read_kernel(
         }
         Err(err) => errors.push(netlink_error("host namespace", &err)),
     }
-
-    let candidates = netns::discover(&config.netns_dir, &config.proc_dir, own_inode, errors);
-    let pods = select_pod_namespaces(&mut socket, &host, cni, candidates, &config.host_root);
-
-    if let Some(hold) = &config.hold_after_discovery {
-        hold_for_test(hold);
-    }
-
-    let mut namespaces = Vec::with_capacity(pods.len());
-    for result in netns::read_namespaces(&pods, config.workers) {
-        match result {
-            Ok(ns) => namespaces.push(ns),
-            Err(err) => errors.push(err),
-        }
-    }
-    (host, namespaces, Some(socket))
+    Some(socket)
 }
 
-/// Keeps the namespaces that are pods: those a host veth leads into (by the host's nsid for
-/// them), and those the CNI result cache names.
-fn select_pod_namespaces(
-    socket: &mut RouteSocket,
-    host: &NetnsState,
-    cni: &CniState,
-    candidates: Vec<NetnsCandidate>,
-    host_root: &Path,
-) -> Vec<(NetnsCandidate, Option<i32>)> {
-    let peer_nsids: HashSet<i32> = host
-        .links
-        .iter()
-        .filter(|l| l.is_veth())
-        .filter_map(|l| l.link_netnsid)
-        .collect();
-    let cached = cached_netns(cni, host_root);
-
-    let mut selected = Vec::new();
-    for candidate in candidates {
-        // A namespace that vanished since discovery has no nsid to ask for; the CNI cache may
-        // still name it, and its read will then record the error.
-        let nsid = File::open(&candidate.path)
-            .ok()
-            .and_then(|file| socket.nsid_of(&file).ok().flatten());
-        let named_in_cache = cached
-            .names
-            .contains(candidate.name.as_deref().unwrap_or(""))
-            || cached.paths.contains(&candidate.path)
-            || cached.inodes.contains(&candidate.inode);
-        if nsid.is_some_and(|id| peer_nsids.contains(&id)) || named_in_cache {
-            selected.push((candidate, nsid));
+/// Resolves the snapshot, asking the kernel (in the host namespace) each routing question the
+/// resolver checks a path against, and records the answers (or why there is none) in it.
+/// Without a host socket nothing is asked: the paths are resolved unchecked.
+fn resolve_asking_kernel(
+    snapshot: &mut NodeSnapshot,
+    mut socket: Option<RouteSocket>,
+) -> NodeResolution {
+    let mut route_errors = Vec::new();
+    let (resolution, answered) = resolver::resolve_asking(snapshot, &mut |query| match socket
+        .as_mut()?
+        .route_get(query)
+    {
+        Ok(answer) => Some(answer),
+        Err(err) => {
+            route_errors.push(route_error(query, err.to_string()));
+            None
         }
-    }
-    selected
+    });
+    snapshot.kernel_routes = answered;
+    snapshot.errors.extend(route_errors);
+    resolution
 }
 
-/// The namespaces the CNI result cache points at, by basename, path and inode.
-struct CachedNetns {
-    names: HashSet<String>,
-    paths: HashSet<PathBuf>,
-    inodes: HashSet<u64>,
+fn route_error(query: &KernelRouteQuery, message: String) -> SourceError {
+    SourceError {
+        source: ErrorSource::KernelRoute,
+        subject: format!(
+            "route get {} from {} iif {}",
+            query.destination, query.source, query.iif
+        ),
+        message,
+    }
 }
 
-fn cached_netns(cni: &CniState, host_root: &Path) -> CachedNetns {
-    use std::os::unix::fs::MetadataExt as _;
-    let mut cached = CachedNetns {
-        names: HashSet::new(),
-        paths: HashSet::new(),
-        inodes: HashSet::new(),
-    };
-    for path in cni.cache.iter().filter_map(|e| e.netns_path.as_deref()) {
-        let path = Path::new(path);
-        if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
-            cached.names.insert(name.to_owned());
-        }
-        cached.paths.insert(path.to_owned());
-        let under_root = host_root.join(path.strip_prefix("/").unwrap_or(path));
-        if let Ok(meta) = std::fs::metadata(under_root) {
-            cached.inodes.insert(meta.ino());
-        }
+/// A collector thread that panicked: what it would have collected is missing.
+fn panicked(source: ErrorSource, subject: &str) -> SourceError {
+    SourceError {
+        source,
+        subject: subject.to_owned(),
+        message: "collector thread panicked".into(),
     }
-    cached
-}
-
-/// Asks the kernel, in the host namespace, every question the resolver will check itself against.
-fn ask_kernel(
-    socket: &mut RouteSocket,
-    snapshot: &NodeSnapshot,
-    errors: &mut Vec<SourceError>,
-) -> Vec<KernelRouteDecision> {
-    let probe = resolver::choose_probe(snapshot);
-    let mut decisions = Vec::new();
-    for query in resolver::kernel_queries(snapshot, &probe) {
-        match socket.route_get(&query) {
-            Ok(answer) => decisions.push(KernelRouteDecision { query, answer }),
-            Err(err) => errors.push(SourceError {
-                source: ErrorSource::KernelRoute,
-                subject: format!(
-                    "route get {} from {} iif {}",
-                    query.destination, query.source, query.iif
-                ),
-                message: err.to_string(),
-            }),
-        }
-    }
-    decisions
 }
 
 fn netlink_error(subject: &str, err: &dyn std::error::Error) -> SourceError {

@@ -58,7 +58,9 @@ pub fn own_netns_inode() -> io::Result<u64> {
 
 /// Finds every network namespace on the node except `own_inode`: each file in `netns_dir`
 /// (named) and each process's `proc_dir/PID/ns/net`, one candidate per inode, preferring the
-/// named path. Named candidates come first, by name, then unnamed ones by pid.
+/// named path. Named candidates come first, by name, then unnamed ones by pid. An unnamed
+/// namespace is opened at the lowest pid holding it, so that its path (part of the snapshot)
+/// stays the same from one collection to the next while its processes do.
 ///
 /// A missing `netns_dir` is normal (no named namespaces); processes that exit during the scan are
 /// skipped. Anything else that cannot be read is recorded in `errors` and the scan goes on.
@@ -202,6 +204,17 @@ fn netns_inode_of_link(target: &Path) -> Option<u64> {
         .ok()
 }
 
+/// The id the reading namespace has for a namespace to read (what a veth's `link-netnsid` there
+/// says).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostNsid {
+    /// Asked already; `None` when it has none.
+    Known(Option<i32>),
+    /// To be asked by the reader, with the namespace file it opens to enter the namespace
+    /// anyway: one open per namespace instead of two.
+    AskWhenRead,
+}
+
 /// A reader count for [`read_namespaces`]: reading is mostly kernel work (the dumps), so more
 /// readers than cores gain nothing, and four already read 250 namespaces in tens of
 /// milliseconds.
@@ -211,12 +224,12 @@ pub fn default_readers() -> usize {
         .min(4)
 }
 
-/// Reads every candidate, each paired with the id the reading namespace has for it, on
-/// `workers` dedicated threads that share the list. Results come back in the candidates' order;
+/// Reads every candidate, each paired with the id the reading namespace (the caller's) has for
+/// it or to ask for it, on `workers` dedicated threads that share the list. Results come back in the candidates' order;
 /// a namespace that cannot be entered or read (deleted, replaced, refused) is an error naming its
 /// path, and the others are still read.
 pub fn read_namespaces(
-    candidates: &[(NetnsCandidate, Option<i32>)],
+    candidates: &[(NetnsCandidate, HostNsid)],
     workers: usize,
 ) -> Vec<Result<NetnsState, SourceError>> {
     let workers = workers.clamp(1, candidates.len().max(1));
@@ -262,22 +275,34 @@ pub fn read_namespaces(
 /// One reader thread: takes the next unread candidate until none is left. Each read enters its
 /// namespace afresh, so a failed `setns` never leaves a read in the previous namespace.
 fn read_share(
-    candidates: &[(NetnsCandidate, Option<i32>)],
+    candidates: &[(NetnsCandidate, HostNsid)],
     next: &AtomicUsize,
 ) -> Vec<(usize, Result<NetnsState, SourceError>)> {
+    // Opened before the first `setns`, so it stays in the namespace the reader started in: the
+    // one whose ids are asked. Without it an id to ask for is left unknown, as when asking fails.
+    let mut home = candidates
+        .iter()
+        .any(|(_, nsid)| *nsid == HostNsid::AskWhenRead)
+        .then(RouteSocket::open)
+        .and_then(Result::ok);
     let mut read = Vec::new();
     loop {
         let index = next.fetch_add(1, Ordering::Relaxed);
         let Some((candidate, nsid)) = candidates.get(index) else {
             return read;
         };
-        let result = read_one(candidate, *nsid).map_err(|e| read_error(candidate, &e));
+        let result =
+            read_one(candidate, *nsid, home.as_mut()).map_err(|e| read_error(candidate, &e));
         read.push((index, result));
     }
 }
 
 /// Enters `candidate` on the calling thread and dumps it. Must run on a thread of this module.
-fn read_one(candidate: &NetnsCandidate, nsid: Option<i32>) -> Result<NetnsState, NetnsReadError> {
+fn read_one(
+    candidate: &NetnsCandidate,
+    nsid: HostNsid,
+    home: Option<&mut RouteSocket>,
+) -> Result<NetnsState, NetnsReadError> {
     let file = File::open(&candidate.path).map_err(NetnsReadError::Open)?;
     let found = file.metadata().map_err(NetnsReadError::Open)?.ino();
     if found != candidate.inode {
@@ -286,9 +311,13 @@ fn read_one(candidate: &NetnsCandidate, nsid: Option<i32>) -> Result<NetnsState,
             found,
         });
     }
+    let nsid = match nsid {
+        HostNsid::Known(nsid) => nsid,
+        HostNsid::AskWhenRead => home.and_then(|socket| socket.nsid_of(&file).ok().flatten()),
+    };
     setns(&file, CloneFlags::CLONE_NEWNET).map_err(NetnsReadError::Enter)?;
     // The socket binds to the namespace the thread is in now.
-    let dump = RouteSocket::open()?.dump()?;
+    let dump = RouteSocket::open_for_small_dumps()?.dump()?;
     Ok(dump.into_state(
         candidate.inode,
         candidate.name.clone(),
@@ -367,6 +396,29 @@ mod tests {
         assert_eq!(
             error_chain(&error),
             "cannot open the namespace file: No such file or directory (os error 2)"
+        );
+    }
+
+    #[test]
+    fn an_unnamed_namespace_is_found_at_its_lowest_pid_whatever_the_listing_order() {
+        // `/proc/PID/ns/net` links as procfs shows them; 1000 sorts before 20 as text.
+        let proc_dir = tempfile::tempdir().unwrap();
+        for (pid, inode) in [(300, 77), (20, 77), (1000, 77), (1001, 88), (5, 99)] {
+            let ns = proc_dir.path().join(format!("{pid}/ns"));
+            fs::create_dir_all(&ns).unwrap();
+            std::os::unix::fs::symlink(format!("net:[{inode}]"), ns.join("net")).unwrap();
+        }
+        let mut errors = Vec::new();
+        let found = discover(Path::new("/nonexistent"), proc_dir.path(), 99, &mut errors);
+        assert!(errors.is_empty(), "{errors:?}");
+        let found: Vec<(u64, PathBuf)> = found.into_iter().map(|c| (c.inode, c.path)).collect();
+        // The agent's own namespace (99) is left out; the others come in pid order.
+        assert_eq!(
+            found,
+            [
+                (77, proc_dir.path().join("20/ns/net")),
+                (88, proc_dir.path().join("1001/ns/net")),
+            ]
         );
     }
 

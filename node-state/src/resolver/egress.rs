@@ -12,8 +12,30 @@ use super::path::{Egress, KernelCheck, LinkRef, Problem, ProblemCode, RouteRef};
 use super::rules::{self, Flow};
 use crate::model::{IpFamily, KernelRouteAnswer, KernelRouteQuery, PolicyRule, Route, table};
 
-/// The kernel's recorded answers, by question.
-pub(super) type KernelAnswers<'a> = HashMap<&'a KernelRouteQuery, &'a KernelRouteAnswer>;
+/// Where the kernel's answers to the resolver's routing questions come from: the answers a
+/// snapshot recorded, or the kernel itself, asked while resolving.
+pub(super) trait KernelAnswers {
+    /// The kernel's answer to `query`; `None` when there is none (not asked, or asking failed).
+    fn answer(&self, query: &KernelRouteQuery) -> Option<KernelRouteAnswer>;
+}
+
+/// The answers a snapshot recorded, by question.
+#[derive(Debug, Default)]
+pub(super) struct RecordedAnswers<'a>(HashMap<&'a KernelRouteQuery, &'a KernelRouteAnswer>);
+
+impl<'a> FromIterator<(&'a KernelRouteQuery, &'a KernelRouteAnswer)> for RecordedAnswers<'a> {
+    fn from_iter<I: IntoIterator<Item = (&'a KernelRouteQuery, &'a KernelRouteAnswer)>>(
+        answers: I,
+    ) -> Self {
+        RecordedAnswers(answers.into_iter().collect())
+    }
+}
+
+impl KernelAnswers for RecordedAnswers<'_> {
+    fn answer(&self, query: &KernelRouteQuery) -> Option<KernelRouteAnswer> {
+        self.0.get(query).map(|answer| (*answer).clone())
+    }
+}
 
 /// One traced path and what it found.
 #[derive(Debug)]
@@ -54,7 +76,7 @@ pub(super) fn trace<'a>(
     host: &HostIndex<'a>,
     flow: &Flow<'_>,
     label: String,
-    answers: &KernelAnswers<'_>,
+    answers: &dyn KernelAnswers,
 ) -> Traced<'a> {
     let decision = lookup::decide(host, flow);
     let mut problems = Vec::new();
@@ -100,7 +122,8 @@ pub(super) fn trace<'a>(
         }
         (Outcome::OnNode | Outcome::Forward, None) => {}
     }
-    egress.kernel = kernel::compare(&decision, answers.get(&query_for(flow)).copied(), host);
+    let answer = answers.answer(&query_for(flow));
+    egress.kernel = kernel::compare(&decision, answer.as_ref(), host);
     if let KernelCheck::Disagrees { kernel } = &egress.kernel {
         problems.push(Problem::new(
             ProblemCode::KernelDisagrees,

@@ -33,17 +33,21 @@ mod wiring;
 #[cfg(test)]
 mod tests;
 
+use std::cell::RefCell;
 use std::cmp::Ordering;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 pub use path::*;
 
-use self::egress::KernelAnswers;
+use self::egress::{KernelAnswers, RecordedAnswers};
 use self::index::HostIndex;
 use self::pods::PodAttachment;
 use self::rules::Flow;
 use self::wiring::WiringFacts;
-use crate::model::{ErrorSource, KernelRouteQuery, NetnsState, NodeSnapshot, table};
+use crate::model::{
+    ErrorSource, KernelRouteAnswer, KernelRouteDecision, KernelRouteQuery, NetnsState,
+    NodeSnapshot, table,
+};
 
 /// Picks the probe destinations: the snapshot's configured one for its family, else for each
 /// family the first documentation (then public resolver) address that only the node's default
@@ -56,9 +60,75 @@ pub fn choose_probe(snapshot: &NodeSnapshot) -> Probe {
 /// one per traced path (the pod's egress, and its SNAT egress where the node has one), in pod
 /// order, without repeats.
 pub fn kernel_queries(snapshot: &NodeSnapshot, probe: &Probe) -> Vec<KernelRouteQuery> {
+    queries_of(&resolve_pods(snapshot, probe, &RecordedAnswers::default()))
+}
+
+/// Resolves every pod of the snapshot, checking each path against the kernel's recorded answers.
+pub fn resolve(snapshot: &NodeSnapshot) -> NodeResolution {
+    let probe = choose_probe(snapshot);
+    let answers: RecordedAnswers<'_> = snapshot
+        .kernel_routes
+        .iter()
+        .map(|d| (&d.query, &d.answer))
+        .collect();
+    let pods = resolve_pods(snapshot, &probe, &answers);
+    NodeResolution { probe, pods }
+}
+
+/// [`resolve`] for a snapshot whose kernel answers are not recorded yet: each question
+/// [`kernel_queries`] would list is put to `ask` once, as the path needing it is traced (`None`:
+/// no answer, as when asking failed). Returns the resolution, the same as [`resolve`] gives once
+/// the answers are recorded, and the answered questions in [`kernel_queries`] order: what the
+/// snapshot records as `kernel_routes`. One pass over the pods instead of two (one to list the
+/// questions, one to check the paths against the answers).
+pub fn resolve_asking(
+    snapshot: &NodeSnapshot,
+    ask: &mut AskKernel<'_>,
+) -> (NodeResolution, Vec<KernelRouteDecision>) {
+    let probe = choose_probe(snapshot);
+    let answers = AskedAnswers {
+        ask: RefCell::new(ask),
+        asked: RefCell::default(),
+    };
+    let pods = resolve_pods(snapshot, &probe, &answers);
+    let mut asked = answers.asked.into_inner();
+    let decisions = queries_of(&pods)
+        .into_iter()
+        .filter_map(|query| {
+            let answer = asked.remove(&query).flatten()?;
+            Some(KernelRouteDecision { query, answer })
+        })
+        .collect();
+    (NodeResolution { probe, pods }, decisions)
+}
+
+/// Puts one routing question to the kernel: its answer, or `None` when there is none.
+pub type AskKernel<'k> = dyn FnMut(&KernelRouteQuery) -> Option<KernelRouteAnswer> + 'k;
+
+/// The kernel, asked while resolving; each question once.
+struct AskedAnswers<'a, 'k> {
+    ask: RefCell<&'a mut AskKernel<'k>>,
+    asked: RefCell<HashMap<KernelRouteQuery, Option<KernelRouteAnswer>>>,
+}
+
+impl KernelAnswers for AskedAnswers<'_, '_> {
+    fn answer(&self, query: &KernelRouteQuery) -> Option<KernelRouteAnswer> {
+        if let Some(known) = self.asked.borrow().get(query) {
+            return known.clone();
+        }
+        let answer = (self.ask.borrow_mut())(query);
+        self.asked
+            .borrow_mut()
+            .insert(query.clone(), answer.clone());
+        answer
+    }
+}
+
+/// The routing questions of resolved paths, in pod order, without repeats.
+fn queries_of(pods: &[PodPath]) -> Vec<KernelRouteQuery> {
     let mut seen = HashSet::new();
     let mut queries = Vec::new();
-    for pod in resolve_pods(snapshot, probe, &KernelAnswers::new()) {
+    for pod in pods {
         let Some(source) = pod.ip() else { continue };
         for egress in pod.egress.iter().chain(pod.snat_egress.iter()) {
             let query = KernelRouteQuery {
@@ -75,22 +145,10 @@ pub fn kernel_queries(snapshot: &NodeSnapshot, probe: &Probe) -> Vec<KernelRoute
     queries
 }
 
-/// Resolves every pod of the snapshot, checking each path against the kernel's recorded answers.
-pub fn resolve(snapshot: &NodeSnapshot) -> NodeResolution {
-    let probe = choose_probe(snapshot);
-    let answers: KernelAnswers<'_> = snapshot
-        .kernel_routes
-        .iter()
-        .map(|d| (&d.query, &d.answer))
-        .collect();
-    let pods = resolve_pods(snapshot, &probe, &answers);
-    NodeResolution { probe, pods }
-}
-
 fn resolve_pods(
     snapshot: &NodeSnapshot,
     probe: &Probe,
-    answers: &KernelAnswers<'_>,
+    answers: &dyn KernelAnswers,
 ) -> Vec<PodPath> {
     let mut host = HostIndex::new(snapshot);
     let cache = identity::CniCacheIndex::new(&snapshot.cni.cache);
@@ -130,7 +188,7 @@ struct Context<'a, 'p> {
     host: HostIndex<'a>,
     cache: identity::CniCacheIndex<'a>,
     probe: &'p Probe,
-    answers: &'p KernelAnswers<'p>,
+    answers: &'p dyn KernelAnswers,
 }
 
 impl Context<'_, '_> {

@@ -120,7 +120,7 @@ pub fn read_cni_cache(root: &HostRoot, errors: &mut Vec<SourceError>) -> Vec<Cni
     };
     let mut cache = Vec::new();
     for entry in entries {
-        let bytes = match root.read_regular(&entry.node_path) {
+        let bytes = match root.read_entry(&entry) {
             Ok(Some(bytes)) => bytes,
             Ok(None) => continue,
             Err(e) => {

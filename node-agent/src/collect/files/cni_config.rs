@@ -118,7 +118,7 @@ pub fn read_cni_configs(root: &HostRoot, errors: &mut Vec<SourceError>) -> Vec<C
         let Some(format) = ConfigFormat::of_file(&entry.name) else {
             continue;
         };
-        let bytes = match root.read_regular(&entry.node_path) {
+        let bytes = match root.read_entry(&entry) {
             Ok(Some(bytes)) => bytes,
             Ok(None) => continue,
             Err(e) => {

@@ -14,7 +14,7 @@ use podwire_node_state::{
     SourceError,
 };
 
-use super::host_root::{HostFileError, HostRoot, canonical_node_path};
+use super::host_root::{HostDirEntry, HostFileError, HostRoot, canonical_node_path};
 use super::source_error;
 
 /// host-local's data directory when a configuration names none.
@@ -66,7 +66,7 @@ pub fn read_host_local(
                 continue;
             }
         };
-        for entry in entries.iter().filter(|e| root.is_dir(&e.node_path)) {
+        for entry in entries.iter().filter(|e| root.entry_is_dir(e)) {
             let mut network = read_network(root, &entry.node_path, &entry.name, errors);
             network.ranges = configured_ranges(configs, flannel, data_dir, &entry.name);
             networks.push(network);
@@ -103,11 +103,9 @@ fn read_network(
             continue;
         }
         let outcome = if let Some(index) = entry.name.strip_prefix(LAST_RESERVED_PREFIX) {
-            read_last_reserved(root, &entry.node_path, index)
-                .map(|found| last_reserved.extend(found))
+            read_last_reserved(root, &entry, index).map(|found| last_reserved.extend(found))
         } else {
-            read_allocation(root, &entry.node_path, &entry.name)
-                .map(|found| result.allocations.extend(found))
+            read_allocation(root, &entry).map(|found| result.allocations.extend(found))
         };
         if let Err(e) = outcome {
             errors.push(source_error(ErrorSource::HostLocal, &entry.node_path, &e));
@@ -121,13 +119,13 @@ fn read_network(
 
 fn read_last_reserved(
     root: &HostRoot,
-    file: &str,
+    file: &HostDirEntry,
     index: &str,
 ) -> Result<Option<(u32, IpAddr)>, HostLocalError> {
     let index: u32 = index
         .parse()
         .map_err(|_| HostLocalError::BadRangeIndex(index.to_owned()))?;
-    let Some(bytes) = root.read_regular(file)? else {
+    let Some(bytes) = root.read_entry(file)? else {
         return Ok(None);
     };
     let text = String::from_utf8_lossy(&bytes);
@@ -140,11 +138,13 @@ fn read_last_reserved(
 
 fn read_allocation(
     root: &HostRoot,
-    file: &str,
-    name: &str,
+    file: &HostDirEntry,
 ) -> Result<Option<HostLocalAllocation>, HostLocalError> {
-    let ip: IpAddr = name.parse().map_err(|_| HostLocalError::NotAnAllocation)?;
-    let Some(bytes) = root.read_regular(file)? else {
+    let ip: IpAddr = file
+        .name
+        .parse()
+        .map_err(|_| HostLocalError::NotAnAllocation)?;
+    let Some(bytes) = root.read_entry(file)? else {
         return Ok(None);
     };
     parse_allocation(ip, &String::from_utf8_lossy(&bytes)).map(Some)

@@ -6,9 +6,13 @@
 //! followed naively from the container would land in the container's own `/run`.
 
 use std::ffi::OsString;
-use std::fs;
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Component, Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
 
 /// Files larger than this are refused rather than read into memory: every file podwire reads is
 /// a few kilobytes, so anything bigger is not what its name says.
@@ -41,6 +45,12 @@ pub struct HostDirEntry {
     pub name: String,
     /// The entry as the node names it (`/var/lib/cni/results/<name>`).
     pub node_path: String,
+    /// Where the entry is from the agent: its directory as resolved inside the root, then its
+    /// name, with no symlink on the way.
+    path: PathBuf,
+    /// The entry's type as the listing reported it (without a stat); `None` when the file
+    /// system does not say.
+    file_type: Option<fs::FileType>,
 }
 
 impl HostRoot {
@@ -94,22 +104,11 @@ impl HostRoot {
     /// (a directory, a socket, a fifo): readers skip those.
     pub fn read_regular(&self, node_path: &str) -> Result<Option<Vec<u8>>, HostFileError> {
         let path = self.resolve(node_path)?;
-        let meta = fs::metadata(&path).map_err(HostFileError::Io)?;
-        if !meta.is_file() {
+        // Checked before opening: opening a fifo would block, a device could act.
+        if !fs::metadata(&path).map_err(HostFileError::Io)?.is_file() {
             return Ok(None);
         }
-        if meta.len() > MAX_FILE_BYTES {
-            return Err(HostFileError::TooLarge);
-        }
-        let file = fs::File::open(&path).map_err(HostFileError::Io)?;
-        let mut bytes = Vec::new();
-        file.take(MAX_FILE_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .map_err(HostFileError::Io)?;
-        if bytes.len() as u64 > MAX_FILE_BYTES {
-            return Err(HostFileError::TooLarge);
-        }
-        Ok(Some(bytes))
+        read_opened(File::open(&path).map_err(HostFileError::Io)?)
     }
 
     /// Like [`HostRoot::read_regular`], but a missing file is `Ok(None)` too: for files whose
@@ -133,10 +132,46 @@ impl HostRoot {
             entries.push(HostDirEntry {
                 node_path: node_child(node_dir, &name),
                 name,
+                path: entry.path(),
+                file_type: entry.file_type().ok(),
             });
         }
         entries.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(entries)
+    }
+
+    /// [`HostRoot::read_regular`] for an entry of [`HostRoot::list_dir`], without resolving its
+    /// directory again: the directory was resolved inside the root when listed, so an entry that
+    /// is no symlink is opened right there (refusing to follow one, should it have been replaced
+    /// by a symlink since), and only a symlink is resolved from the root like any node path.
+    pub fn read_entry(&self, entry: &HostDirEntry) -> Result<Option<Vec<u8>>, HostFileError> {
+        match entry.file_type {
+            Some(file_type) if file_type.is_file() => {}
+            // What the listing saw is what the name holds: a directory, a socket, a fifo.
+            Some(file_type) if !file_type.is_symlink() => return Ok(None),
+            _ => return self.read_regular(&entry.node_path),
+        }
+        let opened = OpenOptions::new()
+            .read(true)
+            // Never block opening a fifo swapped in since the listing; fstat then skips it.
+            .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK).bits())
+            .open(&entry.path);
+        match opened {
+            Ok(file) => read_opened(file),
+            // Replaced by a symlink since the listing: follow it inside the root.
+            Err(e) if e.raw_os_error() == Some(Errno::ELOOP as i32) => {
+                self.read_regular(&entry.node_path)
+            }
+            Err(e) => Err(HostFileError::Io(e)),
+        }
+    }
+
+    /// Whether a listed entry is a directory, following it inside the root when it is a symlink.
+    pub fn entry_is_dir(&self, entry: &HostDirEntry) -> bool {
+        match entry.file_type {
+            Some(file_type) if !file_type.is_symlink() => file_type.is_dir(),
+            _ => self.is_dir(&entry.node_path),
+        }
     }
 
     /// Whether `node_path` exists (following symlinks inside the root).
@@ -158,6 +193,25 @@ impl HostRoot {
         path.extend(parts);
         path
     }
+}
+
+/// Reads an opened file if it is a regular one of at most [`MAX_FILE_BYTES`].
+fn read_opened(file: File) -> Result<Option<Vec<u8>>, HostFileError> {
+    let meta = file.metadata().map_err(HostFileError::Io)?;
+    if !meta.is_file() {
+        return Ok(None);
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(HostFileError::TooLarge);
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(HostFileError::Io)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(HostFileError::TooLarge);
+    }
+    Ok(Some(bytes))
 }
 
 /// `dir/name` in the node's own spelling, with exactly one `/` between them.
@@ -258,6 +312,78 @@ mod tests {
             root.resolve("/a/x"),
             Err(HostFileError::SymlinkLoop)
         ));
+    }
+
+    /// A host root with `/var/lib/cni/results` holding `plain` and a symlink `link` to the
+    /// absolute `/etc/secret`, which exists inside the root and (differently) outside it.
+    fn results_dir_with_a_symlink() -> (tempfile::TempDir, HostRoot) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = HostRoot::new(dir.path().join("host"));
+        let results = dir.path().join("host/var/lib/cni/results");
+        fs::create_dir_all(&results).unwrap();
+        fs::create_dir_all(dir.path().join("host/etc")).unwrap();
+        fs::create_dir_all(dir.path().join("etc")).unwrap();
+        fs::write(dir.path().join("host/etc/secret"), b"inside").unwrap();
+        fs::write(dir.path().join("etc/secret"), b"outside").unwrap();
+        fs::write(results.join("plain"), b"plain").unwrap();
+        symlink("/etc/secret", results.join("link")).unwrap();
+        (dir, root)
+    }
+
+    fn entry<'a>(entries: &'a [HostDirEntry], name: &str) -> &'a HostDirEntry {
+        entries.iter().find(|e| e.name == name).unwrap()
+    }
+
+    #[test]
+    fn listed_entries_are_read_with_symlinks_resolved_inside_the_root() {
+        let (_dir, root) = results_dir_with_a_symlink();
+        let entries = root.list_dir("/var/lib/cni/results").unwrap();
+        let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["link", "plain"]);
+        assert_eq!(
+            root.read_entry(entry(&entries, "plain")).unwrap(),
+            Some(b"plain".to_vec())
+        );
+        assert_eq!(
+            root.read_entry(entry(&entries, "link")).unwrap(),
+            Some(b"inside".to_vec())
+        );
+    }
+
+    #[test]
+    fn an_entry_replaced_by_a_symlink_after_listing_is_still_resolved_inside_the_root() {
+        let (dir, root) = results_dir_with_a_symlink();
+        let entries = root.list_dir("/var/lib/cni/results").unwrap();
+        let plain = dir.path().join("host/var/lib/cni/results/plain");
+        fs::remove_file(&plain).unwrap();
+        symlink("/etc/secret", &plain).unwrap();
+        assert_eq!(
+            root.read_entry(entry(&entries, "plain")).unwrap(),
+            Some(b"inside".to_vec())
+        );
+    }
+
+    #[test]
+    fn fifos_and_directories_are_skipped_without_blocking() {
+        let (dir, root) = results_dir_with_a_symlink();
+        let results = dir.path().join("host/var/lib/cni/results");
+        nix::unistd::mkfifo(&results.join("fifo"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+        fs::create_dir(results.join("subdir")).unwrap();
+        symlink("/var/lib/cni", results.join("up")).unwrap();
+        let entries = root.list_dir("/var/lib/cni/results").unwrap();
+        assert_eq!(root.read_entry(entry(&entries, "fifo")).unwrap(), None);
+        assert_eq!(root.read_entry(entry(&entries, "subdir")).unwrap(), None);
+        assert!(root.entry_is_dir(entry(&entries, "subdir")));
+        assert!(
+            root.entry_is_dir(entry(&entries, "up")),
+            "a symlink to a directory"
+        );
+        assert!(!root.entry_is_dir(entry(&entries, "plain")));
+
+        // A regular file when listed, a fifo when read: opened without waiting for a writer.
+        fs::remove_file(results.join("plain")).unwrap();
+        nix::unistd::mkfifo(&results.join("plain"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+        assert_eq!(root.read_entry(entry(&entries, "plain")).unwrap(), None);
     }
 
     #[test]

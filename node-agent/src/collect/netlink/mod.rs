@@ -87,8 +87,8 @@ pub enum MessageError {
 }
 
 impl RouteSocket {
-    /// Dumps the socket's namespace: links, addresses, routes of every table (IPv4 and IPv6
-    /// asked separately), policy rules and neighbours.
+    /// Dumps the socket's namespace: links, addresses, routes of every table and family, policy
+    /// rules and neighbours.
     pub fn dump(&mut self) -> Result<NetnsDump, NetlinkError> {
         let links = self.dump_objects(
             Request::Links,
@@ -106,25 +106,18 @@ impl RouteSocket {
                 _ => Ok(None),
             },
         )?;
-        let mut routes = Vec::new();
-        for (request, family) in [
-            (Request::Ipv4Routes, AddressFamily::Inet),
-            (Request::Ipv6Routes, AddressFamily::Inet6),
-        ] {
-            routes.extend(
-                self.dump_objects(request, route_dump_request(family), |message| {
-                    match message {
-                        // Without IPv6 the kernel answers an AF_INET6 dump with every family.
-                        RouteNetlinkMessage::NewRoute(route)
-                            if route.header.address_family == family =>
-                        {
-                            route_from_message(&route)
-                        }
-                        _ => Ok(None),
-                    }
-                })?,
-            );
-        }
+        // One dump of every family: the kernel runs the IPv4 dump, then the IPv6 one, in a single
+        // request (a round trip and a dump start fewer per namespace than asking each family).
+        let routes = self.dump_objects(
+            Request::Routes,
+            route_dump_request(AddressFamily::Unspec),
+            |message| match message {
+                // Multicast routing tables (RTNL_FAMILY_IPMR / IP6MR) come in the same dump;
+                // `route_from_message` skips every family but IPv4 and IPv6.
+                RouteNetlinkMessage::NewRoute(route) => route_from_message(&route),
+                _ => Ok(None),
+            },
+        )?;
         let rules = self.dump_objects(
             Request::Rules,
             RouteNetlinkMessage::GetRule(RuleMessage::default()),
@@ -161,7 +154,8 @@ fn link_dump_request() -> RouteNetlinkMessage {
     RouteNetlinkMessage::GetLink(message)
 }
 
-/// RTM_GETROUTE for every table of one family: header table 0 (`RT_TABLE_UNSPEC`), no flags.
+/// RTM_GETROUTE for every table of `family` (`AF_UNSPEC`: of every family): header table 0
+/// (`RT_TABLE_UNSPEC`), no flags. Tables above 255 are named in each route's `RTA_TABLE`.
 fn route_dump_request(family: AddressFamily) -> RouteNetlinkMessage {
     let mut message = RouteMessage::default();
     message.header.address_family = family;

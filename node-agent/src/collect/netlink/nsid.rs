@@ -14,19 +14,43 @@ impl RouteSocket {
     /// when the kernel has assigned it none (ids are assigned lazily, e.g. when a veth is moved).
     /// Asking never assigns one.
     pub fn nsid_of(&mut self, ns: impl AsFd) -> Result<Option<i32>, NetlinkError> {
-        let mut message = NsidMessage::default();
-        let fd = ns.as_fd().as_raw_fd().cast_unsigned();
-        message.attributes.push(NsidAttribute::Fd(fd));
+        self.nsids_of(std::slice::from_ref(&ns))?
+            .pop()
+            .unwrap_or(Err(NetlinkError::NoAnswer {
+                request: Request::Nsid,
+            }))
+    }
+
+    /// [`RouteSocket::nsid_of`] for each of `namespaces`, asked many to a datagram: one result
+    /// per namespace, in order. The files must stay open until this returns (each request names
+    /// its namespace by file descriptor). Only a failed conversation fails the whole call.
+    pub fn nsids_of<F: AsFd>(
+        &mut self,
+        namespaces: &[F],
+    ) -> Result<Vec<Result<Option<i32>, NetlinkError>>, NetlinkError> {
         let request = Request::Nsid;
-        match self.ask(request, RouteNetlinkMessage::GetNsId(message))? {
-            Ok(RouteNetlinkMessage::NewNsId(answer)) => nsid_from_message(&answer)
-                .map_err(|source| NetlinkError::Malformed { request, source }),
-            Ok(other) => Err(NetlinkError::Unexpected {
-                request,
-                message_type: other.message_type(),
-            }),
-            Err(errno) => Err(NetlinkError::refused(request, errno)),
-        }
+        let messages: Vec<RouteNetlinkMessage> = namespaces
+            .iter()
+            .map(|ns| {
+                let mut message = NsidMessage::default();
+                let fd = ns.as_fd().as_raw_fd().cast_unsigned();
+                message.attributes.push(NsidAttribute::Fd(fd));
+                RouteNetlinkMessage::GetNsId(message)
+            })
+            .collect();
+        let answers = self.ask_all(request, &messages)?;
+        Ok(answers
+            .into_iter()
+            .map(|answer| match answer {
+                Ok(RouteNetlinkMessage::NewNsId(answer)) => nsid_from_message(&answer)
+                    .map_err(|source| NetlinkError::Malformed { request, source }),
+                Ok(other) => Err(NetlinkError::Unexpected {
+                    request,
+                    message_type: other.message_type(),
+                }),
+                Err(errno) => Err(NetlinkError::refused(request, errno)),
+            })
+            .collect())
     }
 }
 

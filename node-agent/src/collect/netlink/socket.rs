@@ -1,5 +1,6 @@
-//! The blocking NETLINK_ROUTE socket: one request at a time, replies matched by sequence number,
-//! multi-part dumps read to `NLMSG_DONE`, `NLMSG_ERROR` turned into typed errors.
+//! The blocking NETLINK_ROUTE socket: one request at a time (or many single requests to a
+//! datagram, `socket_batch.rs`), replies matched by sequence number, multi-part dumps read to
+//! `NLMSG_DONE`, `NLMSG_ERROR` turned into typed errors.
 
 use std::fmt;
 use std::io;
@@ -7,12 +8,16 @@ use std::net::IpAddr;
 
 use netlink_packet_core::{
     DecodeError, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NetlinkBuffer, NetlinkHeader,
-    NetlinkMessage, NetlinkPayload,
+    NetlinkMessage, NetlinkPayload, Parseable,
 };
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
 
 use super::MessageError;
+use super::links::link_message_of_payload;
+
+/// `RTM_NEWLINK` from `<linux/rtnetlink.h>`.
+const RTM_NEWLINK: u16 = 16;
 
 /// `MSG_TRUNC` from `<linux/socket.h>`: makes `recv` return a datagram's real length even when it
 /// did not fit, so an oversized reply is detected instead of silently cut.
@@ -21,11 +26,17 @@ const MSG_TRUNC: i32 = 0x20;
 /// `MSG_DONTWAIT` from `<linux/socket.h>`.
 const MSG_DONTWAIT: i32 = 0x40;
 
+/// Netlink messages start on 4-byte boundaries (`NLMSG_ALIGNTO`).
+const NLMSG_ALIGNTO: usize = 4;
+
 /// The kernel fills dump datagrams up to `SKB_WITH_OVERHEAD(32768)` bytes once it has seen a
 /// reader with a buffer at least that large, so 32 KiB holds a whole batch. A larger datagram
 /// (a single huge message) is detected with `MSG_TRUNC` and the request is repeated with a buffer
 /// grown to fit.
 const RECEIVE_BUFFER_BYTES: usize = 32 * 1024;
+
+/// The receive buffer of [`RouteSocket::open_for_small_dumps`]: one page.
+const SMALL_RECEIVE_BUFFER_BYTES: usize = 4096;
 
 /// Replies larger than this are refused rather than allocated for.
 const MAX_RECEIVE_BUFFER_BYTES: usize = 4 * 1024 * 1024;
@@ -39,8 +50,7 @@ const MAX_ATTEMPTS: u32 = 4;
 pub enum Request {
     Links,
     Addresses,
-    Ipv4Routes,
-    Ipv6Routes,
+    Routes,
     Rules,
     Neighbors,
     Nsid,
@@ -52,8 +62,7 @@ impl fmt::Display for Request {
         f.write_str(match self {
             Request::Links => "RTM_GETLINK dump",
             Request::Addresses => "RTM_GETADDR dump",
-            Request::Ipv4Routes => "RTM_GETROUTE dump (IPv4)",
-            Request::Ipv6Routes => "RTM_GETROUTE dump (IPv6)",
+            Request::Routes => "RTM_GETROUTE dump",
             Request::Rules => "RTM_GETRULE dump",
             Request::Neighbors => "RTM_GETNEIGH dump",
             Request::Nsid => "RTM_GETNSID request",
@@ -153,29 +162,47 @@ pub struct RouteSocket {
     send_buffer: Vec<u8>,
     /// Reused for every datagram; grown only when the kernel sends one that does not fit.
     receive_buffer: Vec<u8>,
+    /// Requests [`RouteSocket::ask_all`] sends in one datagram: as many as the socket's receive
+    /// buffer surely holds the answers of. Found on first use: most sockets only dump.
+    batch: Option<usize>,
 }
 
 impl RouteSocket {
     /// Opens a socket in the calling thread's network namespace. Strict checking stays off: with
     /// it the kernel would filter route dumps by the (zero) table in the request header.
     pub fn open() -> Result<Self, NetlinkError> {
+        Self::open_with_receive_buffer(RECEIVE_BUFFER_BYTES)
+    }
+
+    /// [`RouteSocket::open`] for a namespace with a few links, addresses and routes (a pod's).
+    /// The kernel sizes each datagram of a dump after the largest buffer `recv` has offered, so
+    /// with a 32 KiB buffer it would allocate 32 KiB for every batch of every dump, for a few
+    /// hundred bytes each; a page is enough, and anything larger still arrives, in more
+    /// datagrams (or after the buffer grows, for a single larger message).
+    pub fn open_for_small_dumps() -> Result<Self, NetlinkError> {
+        Self::open_with_receive_buffer(SMALL_RECEIVE_BUFFER_BYTES)
+    }
+
+    fn open_with_receive_buffer(bytes: usize) -> Result<Self, NetlinkError> {
         let mut socket = Socket::new(NETLINK_ROUTE).map_err(NetlinkError::Open)?;
-        socket.bind_auto().map_err(NetlinkError::Open)?;
+        // Port 0: the kernel picks the address (nothing here needs to know it).
+        socket
+            .bind(&SocketAddr::new(0, 0))
+            .map_err(NetlinkError::Open)?;
         Ok(RouteSocket {
             socket,
             kernel: SocketAddr::new(0, 0),
             next_sequence: 1,
             send_buffer: Vec::with_capacity(256),
-            receive_buffer: Vec::with_capacity(RECEIVE_BUFFER_BYTES),
+            receive_buffer: Vec::with_capacity(bytes),
+            batch: None,
         })
     }
 
     /// A socket whose receive buffer starts at `bytes`, to exercise the growth path.
     #[cfg(test)]
     fn with_receive_buffer(bytes: usize) -> Result<Self, NetlinkError> {
-        let mut socket = Self::open()?;
-        socket.receive_buffer = Vec::with_capacity(bytes);
-        Ok(socket)
+        Self::open_with_receive_buffer(bytes)
     }
 
     /// Dumps every object `message` asks for, converting each reply message with `convert`
@@ -347,17 +374,31 @@ impl RouteSocket {
     ) -> Result<u32, NetlinkError> {
         let sequence = self.next_sequence;
         self.next_sequence = self.next_sequence.wrapping_add(1).max(1);
+        self.send_buffer.clear();
+        self.append_message(message, flags, sequence);
+        self.send_datagram(request)?;
+        Ok(sequence)
+    }
+
+    /// Appends `message` to the send buffer, at the 4-byte boundary the next message needs.
+    fn append_message(&mut self, message: &RouteNetlinkMessage, flags: u16, sequence: u32) {
         let mut header = NetlinkHeader::default();
         header.flags = flags;
         header.sequence_number = sequence;
         let mut packet = NetlinkMessage::new(header, NetlinkPayload::from(message.clone()));
         packet.finalize();
-        self.send_buffer.clear();
-        self.send_buffer.resize(packet.buffer_len(), 0);
-        packet.serialize(&mut self.send_buffer);
+        let start = self.send_buffer.len();
+        let length = packet.buffer_len();
+        self.send_buffer
+            .resize(start + length.next_multiple_of(NLMSG_ALIGNTO), 0);
+        packet.serialize(&mut self.send_buffer[start..start + length]);
+    }
+
+    /// Sends the send buffer as one datagram.
+    fn send_datagram(&mut self, request: Request) -> Result<(), NetlinkError> {
         loop {
             match self.socket.send_to(&self.send_buffer, &self.kernel, 0) {
-                Ok(_) => return Ok(sequence),
+                Ok(_) => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(source) => return Err(NetlinkError::Send { request, source }),
             }
@@ -427,15 +468,34 @@ impl Frame {
             flags: buffer.flags(),
             message_type: buffer.message_type(),
             aligned_length: length.next_multiple_of(4).min(bytes.len()),
-            message: decode_message(&bytes[..length]).map_err(decode),
+            message: decode_reply(&bytes[..length]).map_err(decode),
         })
     }
 }
 
-/// Decodes one whole netlink message (header included) the way replies are decoded.
+/// Decodes one whole netlink message (header included), every attribute of it.
 pub fn decode_message(bytes: &[u8]) -> Result<NetlinkMessage<RouteNetlinkMessage>, DecodeError> {
     NetlinkMessage::<RouteNetlinkMessage>::deserialize(bytes)
 }
+
+/// Decodes one reply message: a link with only the attributes the agent reads (see
+/// [`link_message_of_payload`]), anything else whole.
+fn decode_reply(bytes: &[u8]) -> Result<NetlinkMessage<RouteNetlinkMessage>, DecodeError> {
+    let buffer = NetlinkBuffer::new_checked(bytes)?;
+    if buffer.message_type() != RTM_NEWLINK {
+        return decode_message(bytes);
+    }
+    let header = NetlinkHeader::parse(&buffer)?;
+    let link = link_message_of_payload(buffer.payload())?;
+    Ok(NetlinkMessage::new(
+        header,
+        NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewLink(link)),
+    ))
+}
+
+/// Many requests to a datagram.
+#[path = "socket_batch.rs"]
+mod batch;
 
 #[cfg(test)]
 #[path = "socket_tests.rs"]

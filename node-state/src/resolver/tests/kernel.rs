@@ -170,3 +170,57 @@ fn when_the_resolver_cannot_decide_the_kernels_answer_is_shown_not_judged() {
     assert!(pod.has_problem(ProblemCode::UnsupportedRule));
     assert!(!pod.has_problem(ProblemCode::KernelDisagrees));
 }
+
+#[test]
+fn asking_while_resolving_resolves_as_the_recorded_answers_do() {
+    let VpcNode {
+        mut node,
+        on_eth0,
+        on_eth1,
+    } = vpc_node();
+    let via_eth1 = node.kernel_route(2, "eth1", Some("172.31.48.1"));
+    let mut asked = Vec::new();
+    let (resolution, decisions) = crate::resolver::resolve_asking(&node.snapshot, &mut |query| {
+        asked.push(query.clone());
+        // The pod on eth0 gets no answer (as when asking fails); the kernel disagrees about
+        // the SNAT path of the pod on eth1.
+        if query.source == on_eth0.ip {
+            None
+        } else if query.fwmark.is_some() {
+            Some(refused())
+        } else {
+            Some(via_eth1.clone())
+        }
+    });
+
+    // Each question the resolver lists is asked once, and the answered ones are recorded in
+    // that order.
+    let probe = crate::resolver::choose_probe(&node.snapshot);
+    let questions = crate::resolver::kernel_queries(&node.snapshot, &probe);
+    let mut asked_sorted = asked.clone();
+    asked_sorted.sort_by_key(|q| format!("{q:?}"));
+    let mut questions_sorted = questions.clone();
+    questions_sorted.sort_by_key(|q| format!("{q:?}"));
+    assert_eq!(asked_sorted, questions_sorted);
+    let recorded: Vec<_> = decisions.iter().map(|d| d.query.clone()).collect();
+    let answered: Vec<_> = questions
+        .into_iter()
+        .filter(|q| q.source == on_eth1.ip)
+        .collect();
+    assert_eq!(recorded, answered);
+    assert_eq!(
+        recorded.len(),
+        2,
+        "the egress and SNAT paths of the pod on eth1"
+    );
+
+    // The same resolution as from the recorded answers.
+    node.snapshot.kernel_routes = decisions;
+    assert_eq!(resolution, node.resolve());
+    let pod = node.path(ON_ETH1);
+    assert_eq!(pod.egress.unwrap().kernel, KernelCheck::Agrees);
+    assert!(matches!(
+        pod.snat_egress.unwrap().kernel,
+        KernelCheck::Disagrees { .. }
+    ));
+}

@@ -72,6 +72,13 @@ pub fn read_enis(endpoint: &str, timeout: Duration) -> Result<IpamdEnis, IpamdEr
     parse_enis(&body)
 }
 
+/// [`read_enis`] on the calling thread, which must not be driving an async runtime: for a
+/// thread of its own (the agent's collector), where starting one more would only cost.
+pub fn read_enis_here(endpoint: &str, timeout: Duration) -> Result<IpamdEnis, IpamdError> {
+    let target = Target::parse(endpoint)?;
+    parse_enis(&fetch(&target, timeout)?)
+}
+
 fn fetch(target: &Target, timeout: Duration) -> Result<Bytes, IpamdError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()

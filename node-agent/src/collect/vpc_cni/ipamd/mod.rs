@@ -22,7 +22,7 @@ use podwire_node_state::{
 };
 use serde_json::Value;
 
-pub use client::{DEFAULT_ENDPOINT, ENIS_PATH, read_enis};
+pub use client::{DEFAULT_ENDPOINT, ENIS_PATH, read_enis, read_enis_here};
 
 /// Keys only the pre-v1.20 single `ENIInfos` answer has at its top level.
 const FLAT_KEYS: [&str; 4] = ["TotalIPs", "AssignedIPs", "ENIs", "ENIIPPools"];
