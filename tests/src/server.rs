@@ -103,10 +103,20 @@ pub fn server_binary() -> Result<PathBuf, ServerError> {
 
 /// A free TCP port on 127.0.0.1 (free when asked; the server binds it moments later).
 pub fn free_port() -> Result<u16, ServerError> {
-    TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(ServerError::Port)
+    Ok(free_ports::<1>()?[0])
+}
+
+/// `N` distinct free TCP ports on 127.0.0.1: all are held until all are chosen.
+pub fn free_ports<const N: usize>() -> Result<[u16; N], ServerError> {
+    let mut held = Vec::with_capacity(N);
+    let mut ports = [0u16; N];
+    for port in &mut ports {
+        let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+            .map_err(ServerError::Port)?;
+        *port = listener.local_addr().map_err(ServerError::Port)?.port();
+        held.push(listener);
+    }
+    Ok(ports)
 }
 
 /// How to run the server.
@@ -140,11 +150,12 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts the server on two free loopback ports and waits until it is ready.
     pub fn start(options: ServerOptions) -> Result<Self, ServerError> {
+        let [http, grpc] = free_ports()?;
         let mut server = ServerProcess {
             binary: server_binary()?,
             options,
-            http: SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()?)),
-            grpc: SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()?)),
+            http: SocketAddr::from((Ipv4Addr::LOCALHOST, http)),
+            grpc: SocketAddr::from((Ipv4Addr::LOCALHOST, grpc)),
             child: None,
             log: tempfile::Builder::new()
                 .prefix("podwire-server-log-")

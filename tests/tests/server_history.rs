@@ -10,7 +10,7 @@ mod common;
 use chrono::Utc;
 use common::{
     Interval, TOKEN, TestDatabase, before, caught_up, differences, ip_holders, logs, netns_path,
-    node_differences, pod_path, pods, quiet_ipv6, snapshot_at, timeline, timeline_faults,
+    node_differences, pod_path, pods, quiet_ipv6, settle, snapshot_at, timeline, timeline_faults,
     token_file, wait_until,
 };
 use podwire_e2e::agent_run::AgentRun;
@@ -78,6 +78,7 @@ fn moving_adding_and_removing_pods_closes_and_opens_intervals_at_the_collection_
     let changed = Utc::now();
     node.move_pod_to_eni(&name, EniSlot::Secondary)
         .expect("move the pod's address to eth1");
+    let done = Utc::now();
     let now_moved = node.pod(&name).expect("still on the node").clone();
     assert_eq!(
         (
@@ -91,6 +92,7 @@ fn moving_adding_and_removing_pods_closes_and_opens_intervals_at_the_collection_
             .into_iter()
             .find(|i| i.qualified_name() == name && i.route_table == Some(2))
     });
+    settle(&agent, done, diagnostics);
     let seen = Utc::now();
     let t1 = current.valid_from;
     assert!(
@@ -137,12 +139,14 @@ fn moving_adding_and_removing_pods_closes_and_opens_intervals_at_the_collection_
     // 2. A pod is added on the secondary ENI.
     let changed = Utc::now();
     let added = node.add_pod(EniSlot::Secondary).expect("add a pod");
+    let done = Utc::now();
     let added_name = added.qualified_name();
     let current = wait_until("the added pod listed", diagnostics, || {
         pods(&api, CLUSTER, NODE, None)
             .into_iter()
             .find(|i| i.qualified_name() == added_name)
     });
+    settle(&agent, done, diagnostics);
     let seen = Utc::now();
     let t2 = current.valid_from;
     assert!(
@@ -172,12 +176,14 @@ fn moving_adding_and_removing_pods_closes_and_opens_intervals_at_the_collection_
         .qualified_name();
     let changed = Utc::now();
     let removed = node.remove_pod(&victim).expect("remove the pod");
+    let done = Utc::now();
     wait_until("the removed pod gone from the list", diagnostics, || {
         (!pods(&api, CLUSTER, NODE, None)
             .iter()
             .any(|i| i.qualified_name() == victim))
         .then_some(())
     });
+    settle(&agent, done, diagnostics);
     let seen = Utc::now();
     let history = timeline(&api, &victim);
     assert_eq!(history.len(), 1, "{history:#?}");

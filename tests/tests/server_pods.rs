@@ -8,7 +8,7 @@ mod common;
 
 use common::{
     TOKEN, TestDatabase, caught_up, logs, netns_path, node_differences, nodes, pod_path, pods,
-    token_file, wait_until,
+    status_of, token_file, wait_until,
 };
 use podwire_e2e::agent_run::AgentRun;
 use podwire_e2e::relay::NetnsRelay;
@@ -75,8 +75,11 @@ fn every_pod_of_a_vpc_cni_node_and_a_flannel_node_is_served_with_its_path() {
         for built in &node.pods {
             check_pod_path(&api, node, built);
         }
-        let status = agent.status().expect("the agent's status");
-        assert!(caught_up(&status), "{status:#}");
+        let status = wait_until(
+            &format!("the agent of {name} caught up"),
+            diagnostics,
+            || status_of(agent).filter(caught_up),
+        );
         assert_eq!(status["last_collection"]["pods"], node.pods.len());
     }
 

@@ -45,6 +45,8 @@ pub enum TopologyError {
     NotVpcCni(&'static str),
     #[error("this change is not supported: {0}")]
     Unsupported(String),
+    #[error("a change did not complete: {0}")]
+    Lingering(String),
 }
 
 /// Which CNI's node a topology imitates.

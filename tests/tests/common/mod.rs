@@ -491,3 +491,31 @@ pub fn caught_up(status: &Value) -> bool {
         && !status["last_acked_hash"].is_null()
         && status["last_acked_hash"] == status["last_collection"]["content_hash"]
 }
+
+/// When the agent's last collection started: its `finished_at` less its duration.
+pub fn last_collection_started(status: &Value) -> Option<DateTime<Utc>> {
+    let collection = &status["last_collection"];
+    let finished = DateTime::parse_from_rfc3339(collection["finished_at"].as_str()?).ok()?;
+    let took =
+        chrono::Duration::microseconds((collection["duration_ms"].as_f64()? * 1000.0) as i64);
+    Some(finished.with_timezone(&Utc) - took)
+}
+
+/// Waits until the agent has started a collection after `since` and the server acknowledged
+/// what it collected. Every change made before `since` then has reached the server, and, when
+/// nothing changes after `since`, the agent is idle: the next change's collection is its own.
+pub fn settle(
+    agent: &RunningAgent,
+    since: DateTime<Utc>,
+    diagnostics: impl Fn() -> String,
+) -> Value {
+    wait_until(
+        "the agent collecting after the change, caught up",
+        diagnostics,
+        || {
+            status_of(agent).filter(|s| {
+                caught_up(s) && last_collection_started(s).is_some_and(|started| started >= since)
+            })
+        },
+    )
+}

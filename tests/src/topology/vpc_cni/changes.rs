@@ -12,8 +12,9 @@
 
 use std::net::IpAddr;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
-use crate::cmd::Batch;
+use crate::cmd::{Batch, Cmd};
 use crate::netns::{NETNS_RUN_DIR, NetnsGuard};
 use crate::topology::{BuiltNode, BuiltPod, PodNetns, TopologyError};
 
@@ -22,6 +23,9 @@ use super::{
 };
 
 const CHECKPOINT: &str = "var/run/aws-node/ipam.json";
+
+/// How long a deleted pod's veth may linger (a bound, not a measurement).
+const VETH_GONE_LIMIT: Duration = Duration::from_secs(30);
 
 impl BuiltNode {
     /// Moves a pod's address from the primary ENI to the secondary one (adds its rule
@@ -204,6 +208,22 @@ impl BuiltNode {
         rules.run_ip(self.node.name())?;
         if let Some(guard) = self.pod_namespaces.iter_mut().find(|g| g.name() == name) {
             guard.delete()?;
+        }
+        // The kernel tears a deleted namespace down in the background; the change is complete
+        // (every notification of it sent) once the host end of the veth is gone.
+        let host_veth = planned.pod.host_veth.clone();
+        let start = Instant::now();
+        while Cmd::new("ip")
+            .args(["-n", self.node.name(), "link", "show", "dev", &host_veth])
+            .run()
+            .is_ok()
+        {
+            if start.elapsed() > VETH_GONE_LIMIT {
+                return Err(TopologyError::Lingering(format!(
+                    "{host_veth} still exists {VETH_GONE_LIMIT:?} after its namespace was deleted"
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(10));
         }
         let removed = state.pods.remove(at);
         if let Some(entry) = &removed.pod.cache_entry {
