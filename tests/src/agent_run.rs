@@ -129,9 +129,12 @@ impl AgentRun {
             .tempfile()
             .map_err(AgentRunError::Log)?;
         let stderr = log.reopen().map_err(AgentRunError::Log)?;
-        let mut command = Command::new("ip");
+        // setpriv and `ip netns exec` exec in turn: the child's pid is the agent's. The kernel
+        // kills the agent should the test process die without running destructors.
+        let mut command = Command::new("setpriv");
         command
-            .args(["netns", "exec", &self.node_netns])
+            .args(["--pdeathsig", "KILL", "--", "ip", "netns", "exec"])
+            .arg(&self.node_netns)
             .arg(&binary)
             .arg("run")
             .args(&self.args)
@@ -243,7 +246,7 @@ impl RunningAgent {
         if let Some(status) = child.try_wait().map_err(AgentRunError::Stop)? {
             return Ok(status);
         }
-        // `ip netns exec` execs the agent: the child's pid is the agent's.
+        // setpriv and `ip netns exec` exec the agent: the child's pid is the agent's.
         if let Ok(pid) = i32::try_from(child.id()) {
             let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
         }

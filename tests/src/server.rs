@@ -41,7 +41,7 @@ pub enum ServerError {
     Port(#[source] std::io::Error),
     #[error("cannot open the server's log file")]
     Log(#[source] std::io::Error),
-    #[error("cannot start {}", .binary.display())]
+    #[error("cannot start {} (through setpriv, from util-linux)", .binary.display())]
     Spawn {
         binary: PathBuf,
         #[source]
@@ -181,8 +181,12 @@ impl ServerProcess {
                 .open(self.log.path())
                 .map_err(ServerError::Log)
         };
-        let mut command = Command::new(&self.binary);
+        // `setpriv --pdeathsig KILL` (which execs the server: its pid is the server's) has the
+        // kernel kill the server should the test process die without running destructors.
+        let mut command = Command::new("setpriv");
         command
+            .args(["--pdeathsig", "KILL", "--"])
+            .arg(&self.binary)
             .arg("--http-listen")
             .arg(self.http.to_string())
             .arg("--grpc-listen")
