@@ -1,8 +1,8 @@
 //! Running `podwire-agent inspect` inside a built node (`ip netns exec NODE podwire-agent …`) and
 //! reading its `--json` report.
 //!
-//! The binary comes from `PODWIRE_AGENT_BIN`, else from the cargo target directory the running
-//! executable was built into (`<target>/<profile>/podwire-agent`).
+//! The binary comes from `PODWIRE_AGENT_BIN`, else `$PODWIRE_BIN_DIR/podwire-agent`, else from the
+//! cargo target directory the running executable was built into (`<target>/<profile>/podwire-agent`).
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -57,6 +57,14 @@ pub enum AgentError {
 pub fn agent_binary() -> Result<PathBuf, AgentError> {
     if let Some(path) = std::env::var_os(AGENT_BIN_ENV) {
         let path = PathBuf::from(path);
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(AgentError::NotFound { path })
+        };
+    }
+    if let Some(dir) = std::env::var_os(crate::server::BIN_DIR_ENV) {
+        let path = PathBuf::from(dir).join("podwire-agent");
         return if path.is_file() {
             Ok(path)
         } else {

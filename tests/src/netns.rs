@@ -53,6 +53,26 @@ pub enum NetnsError {
         #[source]
         source: std::io::Error,
     },
+    #[error("could not open the namespace {path}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not enter the namespace {path}")]
+    Enter {
+        path: PathBuf,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("could not start a thread to enter {path}")]
+    Thread {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the thread that entered {path} panicked")]
+    ThreadPanicked { path: PathBuf },
 }
 
 /// A named network namespace (`/var/run/netns/NAME`). Deleted on drop.
@@ -187,6 +207,39 @@ impl Drop for HeldNetns {
         }
         let _ = self.child.wait();
     }
+}
+
+/// Runs `work` on a new thread that has entered the namespace at `netns_path`, and returns its
+/// result. `setns` changes only the calling thread, and this thread ends with `work`: nothing else
+/// of the test process ever runs in the namespace. Sockets `work` creates stay in the namespace
+/// wherever they are used afterwards (a listener made here accepts connections made there).
+pub fn run_in<T, F>(netns_path: &Path, work: F) -> Result<T, NetnsError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    let path = netns_path.to_owned();
+    let thread = std::thread::Builder::new()
+        .name("in-netns".to_owned())
+        .spawn({
+            let path = path.clone();
+            move || -> Result<T, NetnsError> {
+                let file = std::fs::File::open(&path).map_err(|source| NetnsError::Open {
+                    path: path.clone(),
+                    source,
+                })?;
+                nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET)
+                    .map_err(|source| NetnsError::Enter { path, source })?;
+                Ok(work())
+            }
+        })
+        .map_err(|source| NetnsError::Thread {
+            path: path.clone(),
+            source,
+        })?;
+    thread
+        .join()
+        .map_err(|_| NetnsError::ThreadPanicked { path })?
 }
 
 /// `nsenter --net=PATH ip …`: iproute2 inside a namespace known only by path.

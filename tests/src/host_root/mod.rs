@@ -73,6 +73,12 @@ impl HostRoot {
         Ok(path)
     }
 
+    /// Removes one file.
+    pub fn remove(&self, relative: &str) -> Result<(), HostRootError> {
+        let path = self.join(relative);
+        std::fs::remove_file(&path).map_err(|source| HostRootError::Write { path, source })
+    }
+
     pub fn read(&self, relative: &str) -> Result<Vec<u8>, HostRootError> {
         let path = self.join(relative);
         std::fs::read(&path).map_err(|source| HostRootError::Read { path, source })

@@ -41,6 +41,12 @@ pub enum TopologyError {
     NoSuchPod(String),
     #[error("{count} pods do not fit in the node's pod address range")]
     TooManyPods { count: usize },
+    #[error("{0} changes only Amazon VPC CNI nodes")]
+    NotVpcCni(&'static str),
+    #[error("this change is not supported: {0}")]
+    Unsupported(String),
+    #[error("a change did not complete: {0}")]
+    Lingering(String),
 }
 
 /// Which CNI's node a topology imitates.
@@ -167,6 +173,8 @@ pub struct BuiltNode {
     peers: Vec<NetnsGuard>,
     host_root: HostRoot,
     netns_dir: TempDir,
+    /// What a VPC CNI node's later changes need (its ENIs, its pods' ENIs, ipamd's answer).
+    vpc: Option<vpc_cni::VpcState>,
 }
 
 impl BuiltNode {
@@ -335,6 +343,7 @@ impl NodeParts {
             peers: self.peers,
             host_root: self.host_root,
             netns_dir: self.netns_dir,
+            vpc: None,
         }
     }
 }

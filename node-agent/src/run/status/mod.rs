@@ -68,7 +68,8 @@ pub struct AgentStatus {
     pub heartbeats_sent: u64,
     pub heartbeats_acked: u64,
     pub resends_received: u64,
-    /// The content hash of the last upload the server acknowledged.
+    /// The content hash of the last snapshot the server acknowledged holding: an upload it
+    /// stored, or the snapshot an acknowledged heartbeat named.
     pub last_acked_hash: Option<ContentHash>,
     pub last_ack_at: Option<SystemTime>,
     pub last_error: Option<LastError>,
@@ -205,12 +206,13 @@ impl StatusBoard {
     pub fn record_ack(&self, kind: MessageKind, hash: ContentHash) {
         let mut status = self.lock();
         match kind {
-            MessageKind::Upload => {
-                status.uploads_acked += 1;
-                status.last_acked_hash = Some(hash);
-            }
+            MessageKind::Upload => status.uploads_acked += 1,
             MessageKind::Heartbeat => status.heartbeats_acked += 1,
         }
+        // The server acknowledges a heartbeat only when it holds the snapshot it names (else it
+        // answers Resend): after a reconnect to a server that stored an upload it never got to
+        // acknowledge, the heartbeat's ack is the only word that it has the latest.
+        status.last_acked_hash = Some(hash);
         status.last_ack_at = Some(SystemTime::now());
     }
 
@@ -251,7 +253,8 @@ pub struct StatusReport {
     pub uploads: SentAcked,
     pub heartbeats: SentAcked,
     pub resends_received: u64,
-    /// The content hash of the last snapshot the server acknowledged storing.
+    /// The content hash of the last snapshot the server acknowledged holding (storing it, or
+    /// answering a heartbeat that named it).
     pub last_acked_hash: Option<String>,
     pub last_ack_at: Option<String>,
     pub connection_attempts: u64,

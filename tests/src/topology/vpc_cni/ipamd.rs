@@ -12,7 +12,7 @@ use std::io::{Read as _, Write as _};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd as _;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -83,6 +83,8 @@ pub enum IpamdError {
 pub struct IpamdServer {
     /// A second handle on the listening socket, to wake the thread's `accept` on shutdown.
     listener: TcpListener,
+    /// What `/v1/enis` answers; replaced when the node's pods change.
+    enis_body: Arc<Mutex<Vec<u8>>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -91,6 +93,8 @@ impl IpamdServer {
     /// once the socket listens.
     pub fn start(netns_path: &Path, enis_body: Vec<u8>) -> Result<Self, IpamdError> {
         let path = netns_path.to_owned();
+        let enis_body = Arc::new(Mutex::new(enis_body));
+        let served = enis_body.clone();
         let (ready_tx, ready_rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("ipamd".to_owned())
@@ -104,14 +108,24 @@ impl IpamdServer {
                 };
                 let handle = listener.try_clone().map_err(IpamdError::Listen);
                 let _ = ready_tx.send(handle);
-                serve(&listener, &enis_body);
+                serve(&listener, &served);
             })
             .map_err(IpamdError::Thread)?;
         let listener = ready_rx.recv().map_err(|_| IpamdError::ThreadEnded)??;
         Ok(IpamdServer {
             listener,
+            enis_body,
             thread: Some(thread),
         })
+    }
+
+    /// From now on `/v1/enis` answers `body`, as ipamd does once it has assigned or released
+    /// an address.
+    pub fn set_enis_body(&self, body: Vec<u8>) {
+        *self
+            .enis_body
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = body;
     }
 }
 
@@ -187,10 +201,14 @@ pub fn get_in(netns_path: &Path, path: &str) -> Result<(u16, Vec<u8>), IpamdErro
     thread.join().map_err(|_| IpamdError::ThreadEnded)?
 }
 
-fn serve(listener: &TcpListener, enis_body: &[u8]) {
+fn serve(listener: &TcpListener, enis_body: &Mutex<Vec<u8>>) {
     while let Ok((stream, _)) = listener.accept() {
+        let body = enis_body
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         // A client that misbehaves costs only its own connection.
-        let _ = answer(stream, enis_body);
+        let _ = answer(stream, &body);
     }
 }
 

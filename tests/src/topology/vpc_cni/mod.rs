@@ -22,6 +22,7 @@
 //! checkpoint `var/run/aws-node/ipam.json`, and an ipamd answering `/v1/enis` on the node's
 //! 127.0.0.1:61679.
 
+mod changes;
 mod files;
 pub mod ipamd;
 
@@ -30,6 +31,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use crate::cmd::{Batch, Cmd};
 use crate::host_root::cni_cache::{self, CacheEntry};
 use crate::ids::{self, Mac};
+use crate::netns::NamePrefix;
 use crate::topology::{
     BuiltNode, BuiltPod, ExpectedPath, ExtraPods, NodeKind, NodeParts, PodNetns, TopologyError,
     pod_identity,
@@ -224,8 +226,19 @@ impl VpcCniNode {
                 mode.response(ipamd::enis_response(&enis, &pods)),
             )?),
         };
-        parts.pods = pods.into_iter().map(|p| p.pod).collect();
-        Ok(parts.finish(NodeKind::VpcCni, IpAddr::V4(PROBE), ipamd))
+        parts.pods = pods.iter().map(|p| p.pod.clone()).collect();
+        let state = VpcState {
+            prefix: parts.prefix.clone(),
+            enis,
+            next_index: pods.len(),
+            pods,
+            next,
+            conflist,
+            ipamd_mode: self.ipamd,
+        };
+        let mut node = parts.finish(NodeKind::VpcCni, IpAddr::V4(PROBE), ipamd);
+        node.vpc = Some(state);
+        Ok(node)
     }
 
     /// (slot, has a cache entry, unnamed namespace) for every pod, ordinary pods first.
@@ -269,6 +282,20 @@ fn plan_enis(seed: &str) -> Vec<Eni> {
         eni("eth1", [192, 168, 9, 59], 1, false),
         eni("eth2", [192, 168, 12, 40], 2, true),
     ]
+}
+
+/// What changing a built VPC CNI node needs ([`changes`]): its ENIs, its pods as planned, and
+/// the counters that name and address the next pod.
+#[derive(Debug)]
+pub(crate) struct VpcState {
+    prefix: NamePrefix,
+    enis: Vec<Eni>,
+    pods: Vec<VpcPod>,
+    next: SlotCounters,
+    /// The next pod's index, which seeds its name.
+    next_index: usize,
+    conflist: String,
+    ipamd_mode: IpamdMode,
 }
 
 /// Next free pod address per slot, and the next vlan id.
@@ -321,21 +348,7 @@ fn plan_pod(
             trunk_device: Some("eth2".to_owned()),
             wiring: "aws-vpc-cni-branch",
         },
-        (None, slot) => {
-            let eni = if slot == EniSlot::Primary {
-                &enis[0]
-            } else {
-                &enis[1]
-            };
-            ExpectedPath {
-                table: eni.route_table(),
-                egress_device: eni.device.to_owned(),
-                eni_mac: eni.mac.to_string(),
-                vlan_id: None,
-                trunk_device: None,
-                wiring: "aws-vpc-cni",
-            }
-        }
+        (None, slot) => expected_on_eni(enis, slot),
     };
     let container_id = ids::container_id(&pod_seed);
     let cache_entry =
@@ -360,6 +373,24 @@ fn plan_pod(
         branch,
         has_cache_entry,
         assigned_at_unix_ns: (files::ASSIGNED_BASE_UNIX_S + index as i64) * 1_000_000_000,
+    }
+}
+
+/// The path of a pod holding a secondary IP of the primary (`eth0`, main) or the secondary ENI
+/// (`eth1`, table 2).
+fn expected_on_eni(enis: &[Eni], slot: EniSlot) -> ExpectedPath {
+    let eni = if slot == EniSlot::Primary {
+        &enis[0]
+    } else {
+        &enis[1]
+    };
+    ExpectedPath {
+        table: eni.route_table(),
+        egress_device: eni.device.to_owned(),
+        eni_mac: eni.mac.to_string(),
+        vlan_id: None,
+        trunk_device: None,
+        wiring: "aws-vpc-cni",
     }
 }
 
