@@ -101,12 +101,12 @@ async fn intervals_follow_pod_add_delete_readdress_and_eni_move() {
         &[web.clone(), db_pod.clone()],
     )
     .await;
-    // two pods, and the node's ipamd pool (network card 0)
+    // two pods, the node's ipamd pool (network card 0) and its two ENIs
     assert!(
         matches!(
             first,
             StoredOutcome::Stored {
-                opened: 3,
+                opened: 5,
                 closed: 0,
                 ..
             }
@@ -146,12 +146,13 @@ async fn intervals_follow_pod_add_delete_readdress_and_eni_move() {
         &[web_new_ip.clone(), cache_moved.clone()],
     )
     .await;
+    // two attachments, and both ENIs' samples (cache-0's address moved from one to the other)
     assert!(
         matches!(
             third,
             StoredOutcome::Stored {
-                opened: 2,
-                closed: 2,
+                opened: 4,
+                closed: 4,
                 ..
             }
         ),
