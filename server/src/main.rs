@@ -1,6 +1,7 @@
 //! `podwire-server`: parses and checks its configuration, then hands over to
 //! [`podwire_server::startup::run`].
 
+use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -12,6 +13,8 @@ fn main() -> ExitCode {
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
         )
+        // Colours only for a person at a terminal, not in a log file or the container log.
+        .with_ansi(std::io::stdout().is_terminal())
         .init();
     let config = match Args::parse().validate() {
         Ok(config) => config,
