@@ -14,7 +14,7 @@
 //! The API and the pages read a [`ClusterDirectory`]; they never call the API server.
 
 #[cfg(feature = "kube")]
-mod client;
+pub mod client;
 #[cfg(feature = "kube")]
 mod convert;
 pub mod cross_check;

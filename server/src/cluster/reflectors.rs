@@ -135,6 +135,11 @@ impl KubeDirectory {
         })
     }
 
+    /// The stored Pod object itself, as reflected (trimmed).
+    pub fn pod_object(&self, namespace: &str, name: &str) -> Option<Arc<Pod>> {
+        self.pods.as_ref()?.get(&ObjectRef::new(name).within(namespace))
+    }
+
     /// Every SecurityGroupPolicy reflected (empty where the CRD is absent).
     pub fn security_group_policies(&self) -> Vec<SecurityGroupPolicyFacts> {
         self.security_group_policies
