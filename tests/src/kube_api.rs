@@ -122,7 +122,9 @@ impl KubeApi {
     pub fn start() -> Result<Self, KubeApiError> {
         let listener = std::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
             .map_err(KubeApiError::Start)?;
-        listener.set_nonblocking(true).map_err(KubeApiError::Start)?;
+        listener
+            .set_nonblocking(true)
+            .map_err(KubeApiError::Start)?;
         let addr = listener.local_addr().map_err(KubeApiError::Start)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -357,7 +359,12 @@ fn status(code: StatusCode, reason: &str, message: &str) -> Response {
         "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
         "message": message, "reason": reason, "code": code.as_u16()
     });
-    (code, [("content-type", "application/json")], body.to_string()).into_response()
+    (
+        code,
+        [("content-type", "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 fn json_response(value: &Value) -> Response {
@@ -369,14 +376,20 @@ async fn handle(State(shared): State<SharedState>, request: Request) -> Response
     if !authorized(&parts.headers) {
         return status(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized");
     }
-    let body = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+    let body = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default();
     let mut shared = shared.lock().unwrap_or_else(PoisonError::into_inner);
     match parts.method {
         Method::POST if parts.uri.path() == "/apis/authentication.k8s.io/v1/tokenreviews" => {
             token_review(&mut shared, &body)
         }
         Method::GET => get(&mut shared, &parts.uri),
-        _ => status(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "not served"),
+        _ => status(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "not served",
+        ),
     }
 }
 
@@ -403,7 +416,11 @@ fn get(shared: &mut Shared, uri: &Uri) -> Response {
     }
     let version = shared.version;
     let Some(c) = shared.collections.get_mut(path) else {
-        return status(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource");
+        return status(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            "the server could not find the requested resource",
+        );
     };
     let watch = query.get("watch").is_some_and(|w| w == "true" || w == "1");
     if !watch {
@@ -439,7 +456,11 @@ fn get(shared: &mut Shared, uri: &Uri) -> Response {
 
 fn discovery(shared: &Shared, group_version: &str) -> Response {
     let Some(resources) = shared.groups.get(group_version) else {
-        return status(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource");
+        return status(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            "the server could not find the requested resource",
+        );
     };
     let resources: Vec<Value> = resources
         .iter()
@@ -494,8 +515,12 @@ fn token_review(shared: &mut Shared, body: &[u8]) -> Response {
                 "audiences": granted
             })
         }
-        Some((_, audiences)) => json!({"user": {}, "error": format!("[invalid bearer token, token audiences {audiences:?} is invalid for the target audiences {wanted:?}]")}),
-        None => json!({"user": {}, "error": "[invalid bearer token, square/go-jose: error in cryptographic primitive]"}),
+        Some((_, audiences)) => {
+            json!({"user": {}, "error": format!("[invalid bearer token, token audiences {audiences:?} is invalid for the target audiences {wanted:?}]")})
+        }
+        None => {
+            json!({"user": {}, "error": "[invalid bearer token, square/go-jose: error in cryptographic primitive]"})
+        }
     };
     json_response(&json!({
         "kind": "TokenReview", "apiVersion": "authentication.k8s.io/v1",

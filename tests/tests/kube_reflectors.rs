@@ -96,19 +96,28 @@ async fn reflectors_list_watch_and_relist_after_a_410() {
     assert!(directory.status().connection_error.is_none());
 
     // The branch-ENI pod of seed 002, its annotation parsed; managedFields trimmed.
-    let pod = directory.pod("default", "aws-cli").expect("aws-cli reflected");
+    let pod = directory
+        .pod("default", "aws-cli")
+        .expect("aws-cli reflected");
     assert_eq!(pod.uid, "b6f0b3d4-5c1e-4c8a-9f0e-2d7a1c3e9b41");
     assert_eq!(pod.labels["role"], "trusted");
     assert_eq!(pod.workload, None);
     assert_eq!(pod.node_name.as_deref(), Some(NODE));
-    assert_eq!(pod.pod_ips, ["192.168.26.162".parse::<std::net::IpAddr>().unwrap()]);
+    assert_eq!(
+        pod.pod_ips,
+        ["192.168.26.162".parse::<std::net::IpAddr>().unwrap()]
+    );
     let enis = pod.pod_eni.clone().expect("annotated").expect("parsed");
     assert_eq!(enis[0].eni_id, "eni-09a7a909e06fc4be6");
     assert_eq!(enis[0].vlan_id, 1);
     assert_eq!(enis[0].if_address.to_string(), "02:b0:01:6c:b5:79");
     let stored = directory.pod_object("default", "aws-cli").expect("stored");
     assert!(
-        stored.metadata.managed_fields.as_ref().is_none_or(Vec::is_empty),
+        stored
+            .metadata
+            .managed_fields
+            .as_ref()
+            .is_none_or(Vec::is_empty),
         "managedFields kept: {:?}",
         stored.metadata.managed_fields
     );
@@ -118,8 +127,13 @@ async fn reflectors_list_watch_and_relist_after_a_410() {
         .pod("payments", "api-7d4b9c8f6d-x2xkq")
         .expect("api pod");
     let workload = deployed.workload.expect("owned");
-    assert_eq!((workload.kind.as_str(), workload.name.as_str()), ("Deployment", "api"));
-    let aws_node = directory.pod("kube-system", "aws-node-8xq5w").expect("aws-node");
+    assert_eq!(
+        (workload.kind.as_str(), workload.name.as_str()),
+        ("Deployment", "api")
+    );
+    let aws_node = directory
+        .pod("kube-system", "aws-node-8xq5w")
+        .expect("aws-node");
     assert!(aws_node.host_network);
     assert_eq!(aws_node.workload.expect("owned").kind, "DaemonSet");
 
@@ -131,7 +145,10 @@ async fn reflectors_list_watch_and_relist_after_a_410() {
     assert_eq!(node.trunk_attached, Some(true));
     assert_eq!(node.eni_config.as_deref(), Some("eu-west-1a"));
     let eni_config = directory.eni_config("eu-west-1a").expect("ENIConfig");
-    assert_eq!(eni_config.subnet.as_deref(), Some("subnet-0e863f9fbcda592a3"));
+    assert_eq!(
+        eni_config.subnet.as_deref(),
+        Some("subnet-0e863f9fbcda592a3")
+    );
     assert_eq!(eni_config.security_groups, ["sg-032f6354cf0b25196"]);
 
     // A watched change arrives without a new list.
@@ -177,7 +194,12 @@ async fn reflectors_list_watch_and_relist_after_a_410() {
 async fn token_review_accepts_only_the_agent_service_account_for_its_audience() {
     let api = KubeApi::start().expect("start the stand-in API server");
     api.service_account_token("agent-token", "podwire", "podwire-agent", &["podwire"]);
-    api.service_account_token("wrong-audience", "podwire", "podwire-agent", &["https://kubernetes.default.svc"]);
+    api.service_account_token(
+        "wrong-audience",
+        "podwire",
+        "podwire-agent",
+        &["https://kubernetes.default.svc"],
+    );
     api.service_account_token("wrong-account", "default", "default", &["podwire"]);
     let dir = tempfile::tempdir().expect("a temporary directory");
     let kubeconfig = api.write_kubeconfig(dir.path()).expect("kubeconfig");
@@ -204,14 +226,23 @@ async fn token_review_accepts_only_the_agent_service_account_for_its_audience() 
     );
     for token in ["wrong-audience", "wrong-account", "not-a-token"] {
         assert!(
-            matches!(reviewer.authenticate(Some(token)).await, Err(AuthError::Rejected)),
+            matches!(
+                reviewer.authenticate(Some(token)).await,
+                Err(AuthError::Rejected)
+            ),
             "{token} accepted"
         );
     }
-    assert!(matches!(reviewer.authenticate(None).await, Err(AuthError::Missing)));
+    assert!(matches!(
+        reviewer.authenticate(None).await,
+        Err(AuthError::Missing)
+    ));
     // Accepted tokens are remembered; refused ones are asked again.
     let asked = api.token_reviews();
-    reviewer.authenticate(Some("agent-token")).await.expect("cached");
+    reviewer
+        .authenticate(Some("agent-token"))
+        .await
+        .expect("cached");
     assert_eq!(api.token_reviews(), asked);
     let _ = reviewer.authenticate(Some("not-a-token")).await;
     assert_eq!(api.token_reviews(), asked + 1);

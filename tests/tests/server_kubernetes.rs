@@ -66,7 +66,12 @@ fn checks(interface: &Value) -> Vec<(String, bool)> {
         .as_array()
         .expect("cross_checks")
         .iter()
-        .map(|c| (c["check"].as_str().unwrap_or("").to_owned(), c["agrees"] == true))
+        .map(|c| {
+            (
+                c["check"].as_str().unwrap_or("").to_owned(),
+                c["agrees"] == true,
+            )
+        })
         .collect()
 }
 
@@ -154,7 +159,11 @@ fn pod_paths_carry_workload_labels_and_branch_eni_cross_checks_for_service_accou
     });
     wait_until("the pods reflected", diagnostics, || {
         let status = api.json("/api/v1/kubernetes").ok()?;
-        let pods = status["resources"].as_array()?.iter().find(|r| r["resource"] == "pods")?.clone();
+        let pods = status["resources"]
+            .as_array()?
+            .iter()
+            .find(|r| r["resource"] == "pods")?
+            .clone();
         (pods["state"] == "synced" && pods["objects"] == 3).then_some(())
     });
 
@@ -163,11 +172,22 @@ fn pod_paths_carry_workload_labels_and_branch_eni_cross_checks_for_service_accou
         let answer = pod_path(&api, &name, None).unwrap_or_else(|| panic!("{name}: 404"));
         let k8s = &answer["kubernetes"];
         assert_eq!(k8s["uid"], built.uid.as_str(), "{name}: {k8s:#}");
-        assert_eq!(k8s["workload"], json!({"kind": "Deployment", "name": "api"}), "{name}");
-        assert_eq!(k8s["labels"]["podwire.test/pod"], built.name.as_str(), "{name}");
+        assert_eq!(
+            k8s["workload"],
+            json!({"kind": "Deployment", "name": "api"}),
+            "{name}"
+        );
+        assert_eq!(
+            k8s["labels"]["podwire.test/pod"],
+            built.name.as_str(),
+            "{name}"
+        );
         assert_eq!(k8s["node_name"], NODE, "{name}");
         assert_eq!(k8s["pod_ips"], json!([built.ip.to_string()]), "{name}");
-        assert_eq!(k8s["node"]["instance_id"], "i-01ac2403f4932c7ee", "{name}: {k8s:#}");
+        assert_eq!(
+            k8s["node"]["instance_id"], "i-01ac2403f4932c7ee",
+            "{name}: {k8s:#}"
+        );
         assert_eq!(k8s["node"]["trunk_attached"], true, "{name}");
         let interface = &answer["interfaces"][0];
         let found = checks(interface);
@@ -182,9 +202,17 @@ fn pod_paths_carry_workload_labels_and_branch_eni_cross_checks_for_service_accou
         } else if std::ptr::eq(built, agreeing) {
             assert_eq!(found.len(), 4, "{name}: {interface:#}");
             assert!(disagreements.is_empty(), "{name}: {interface:#}");
-            assert_eq!(k8s["pod_eni"][0]["vlanId"], json!(built.expected.vlan_id), "{name}");
+            assert_eq!(
+                k8s["pod_eni"][0]["vlanId"],
+                json!(built.expected.vlan_id),
+                "{name}"
+            );
         } else {
-            assert_eq!(disagreements, ["branch-eni-vlan-id"], "{name}: {interface:#}");
+            assert_eq!(
+                disagreements,
+                ["branch-eni-vlan-id"],
+                "{name}: {interface:#}"
+            );
         }
     }
 
@@ -194,8 +222,15 @@ fn pod_paths_carry_workload_labels_and_branch_eni_cross_checks_for_service_accou
         .expect("the pod page");
     assert_eq!(page.status, 200);
     assert!(page.body.contains("Deployment api"), "{}", page.body);
-    assert!(page.body.contains(&format!("podwire.test/pod={}", disagreeing.name)));
-    assert!(page.body.contains("kubernetes: branch-eni-vlan-id"), "{}", page.body);
+    assert!(
+        page.body
+            .contains(&format!("podwire.test/pod={}", disagreeing.name))
+    );
+    assert!(
+        page.body.contains("kubernetes: branch-eni-vlan-id"),
+        "{}",
+        page.body
+    );
 
     // The agent whose token is bound to another audience: refused, nothing of its node stored.
     // (Its status endpoint is on another port than the kit asks, so its log tells.)
@@ -213,7 +248,9 @@ fn pod_paths_carry_workload_labels_and_branch_eni_cross_checks_for_service_accou
         .collect();
     assert_eq!(known, [NODE]);
     assert_eq!(
-        db.count(&format!("SELECT count(*) FROM nodes WHERE name = '{REFUSED_NODE}'")),
+        db.count(&format!(
+            "SELECT count(*) FROM nodes WHERE name = '{REFUSED_NODE}'"
+        )),
         0
     );
     assert!(kube.token_reviews() >= 2);

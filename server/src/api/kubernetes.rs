@@ -125,7 +125,10 @@ impl From<PodEni> for PodEniView {
 
 impl KubernetesNodeView {
     fn new(node: NodeFacts, cluster: &dyn ClusterDirectory) -> Self {
-        let eni_config = node.eni_config.as_deref().and_then(|n| cluster.eni_config(n));
+        let eni_config = node
+            .eni_config
+            .as_deref()
+            .and_then(|n| cluster.eni_config(n));
         KubernetesNodeView {
             name: node.name,
             provider_id: node.provider_id,

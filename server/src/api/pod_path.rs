@@ -82,7 +82,10 @@ pub(crate) async fn pod_path(
         Ok(_) | Err(crate::read::ReadError::NotFound { .. }) => return Err(not_found()),
         Err(err) => return Err(err.into()),
     };
-    let cluster_of_pod = detail.interfaces.first().map(|i| i.attachment.cluster.clone());
+    let cluster_of_pod = detail
+        .interfaces
+        .first()
+        .map(|i| i.attachment.cluster.clone());
     let facts = kubernetes::pod_facts(&state, cluster_of_pod.as_deref(), &namespace, &name);
     let interfaces = detail
         .interfaces

@@ -33,10 +33,11 @@ pub async fn connect(kubeconfig: Option<&Path>) -> Result<kube::Client, ConnectE
     let _ = rustls::crypto::ring::default_provider().install_default();
     let config = match kubeconfig {
         Some(path) => {
-            let file = Kubeconfig::read_from(path).map_err(|source| ConnectError::ReadKubeconfig {
-                path: path.to_owned(),
-                source,
-            })?;
+            let file =
+                Kubeconfig::read_from(path).map_err(|source| ConnectError::ReadKubeconfig {
+                    path: path.to_owned(),
+                    source,
+                })?;
             kube::Config::from_custom_kubeconfig(file, &KubeConfigOptions::default())
                 .await
                 .map_err(|source| ConnectError::Kubeconfig {

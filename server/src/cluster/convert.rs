@@ -73,7 +73,11 @@ pub fn node_facts(node: &Node) -> NodeFacts {
         .and_then(parse_provider_id)
         .map_or((None, None), |(zone, id)| (zone, Some(id)));
     let pod_cidrs = spec
-        .and_then(|s| s.pod_cidrs.clone().or_else(|| s.pod_cidr.clone().map(|c| vec![c])))
+        .and_then(|s| {
+            s.pod_cidrs
+                .clone()
+                .or_else(|| s.pod_cidr.clone().map(|c| vec![c]))
+        })
         .unwrap_or_default()
         .iter()
         .filter_map(|c| c.parse().ok())
@@ -122,6 +126,10 @@ pub fn security_group_policy_facts(object: &DynamicObject) -> SecurityGroupPolic
 fn strings(value: &serde_json::Value) -> Vec<String> {
     value
         .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }

@@ -85,7 +85,11 @@ fn branch_path(vlan: u16, mac: &str) -> PodPath {
 const NODE: &str = "ip-192-168-31-166.eu-west-1.compute.internal";
 
 fn disagreements(checks: &[CrossCheck]) -> Vec<&'static str> {
-    checks.iter().filter(|c| !c.agrees).map(|c| c.check).collect()
+    checks
+        .iter()
+        .filter(|c| !c.agrees)
+        .map(|c| c.check)
+        .collect()
 }
 
 #[test]
@@ -110,7 +114,9 @@ fn the_seed_pod_agrees_with_its_kernel_path() {
 
 #[test]
 fn every_disagreement_is_flagged() {
-    let cases: [(&str, PodFacts, &str, Option<PodPath>, &[&str]); 6] = [
+    /// What, the pod's facts, the node that found it, its path, the disagreements expected.
+    type Case<'a> = (&'a str, PodFacts, &'a str, Option<PodPath>, &'a [&'a str]);
+    let cases: [Case<'_>; 6] = [
         (
             "another vlan",
             facts(Some(ANNOTATION)),
@@ -155,11 +161,7 @@ fn every_disagreement_is_flagged() {
                 egress: None,
                 ..branch_path(1, "02:b0:01:6c:b5:79")
             }),
-            &[
-                "branch-eni-wiring",
-                "branch-eni-vlan-id",
-                "branch-eni-mac",
-            ],
+            &["branch-eni-wiring", "branch-eni-vlan-id", "branch-eni-mac"],
         ),
     ];
     for (what, facts, node, path, want) in cases {

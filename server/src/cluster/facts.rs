@@ -108,7 +108,10 @@ mod tests {
                 "aws:///us-west-2a/i-0a1b2c3d4e5f60718",
                 Some((Some("us-west-2a"), "i-0a1b2c3d4e5f60718")),
             ),
-            ("aws:////i-01ac2403f4932c7ee", Some((None, "i-01ac2403f4932c7ee"))),
+            (
+                "aws:////i-01ac2403f4932c7ee",
+                Some((None, "i-01ac2403f4932c7ee")),
+            ),
             ("kind://docker/kind/kind-control-plane", None),
             ("aws:///us-west-2a/", None),
             ("", None),
@@ -125,7 +128,11 @@ mod tests {
         let labels = |hash: &str| BTreeMap::from([("pod-template-hash".into(), hash.into())]);
         let cases = [
             ("api-7d4b9c8f6d", labels("7d4b9c8f6d"), Some("api")),
-            ("my-web-app-5c6b8d9f7", labels("5c6b8d9f7"), Some("my-web-app")),
+            (
+                "my-web-app-5c6b8d9f7",
+                labels("5c6b8d9f7"),
+                Some("my-web-app"),
+            ),
             // A ReplicaSet of its own, not a Deployment's: no hash label, or another hash.
             ("api-7d4b9c8f6d", BTreeMap::new(), None),
             ("api-7d4b9c8f6d", labels("0000000000"), None),

@@ -75,7 +75,10 @@ pub enum StartError {
 /// directory's status; only TokenReview without a client stops start-up.
 #[cfg_attr(
     not(feature = "kube"),
-    expect(clippy::unused_async, reason = "the same signature with and without kube")
+    expect(
+        clippy::unused_async,
+        reason = "the same signature with and without kube"
+    )
 )]
 pub async fn start(
     settings: &KubernetesSettings,

@@ -27,11 +27,11 @@ use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use super::ClusterDirectory;
 use super::client::ConnectError;
 use super::convert;
 use super::facts::{EniConfigFacts, NodeFacts, PodFacts, SecurityGroupPolicyFacts};
 use super::status::{KubernetesStatus, ResourceTracker, error_chain};
-use super::ClusterDirectory;
 
 /// How often a CRD found absent is looked for again.
 pub const CRD_RECHECK: Duration = Duration::from_secs(300);
@@ -122,7 +122,13 @@ impl KubeDirectory {
         ] {
             let tracker = ResourceTracker::new(crd.resource);
             trackers.push(tracker.clone());
-            tasks.spawn(reflect_crd(client.clone(), crd, slot, tracker, stop.clone()));
+            tasks.spawn(reflect_crd(
+                client.clone(),
+                crd,
+                slot,
+                tracker,
+                stop.clone(),
+            ));
         }
         Arc::new(KubeDirectory {
             cluster,
@@ -137,7 +143,9 @@ impl KubeDirectory {
 
     /// The stored Pod object itself, as reflected (trimmed).
     pub fn pod_object(&self, namespace: &str, name: &str) -> Option<Arc<Pod>> {
-        self.pods.as_ref()?.get(&ObjectRef::new(name).within(namespace))
+        self.pods
+            .as_ref()?
+            .get(&ObjectRef::new(name).within(namespace))
     }
 
     /// Every SecurityGroupPolicy reflected (empty where the CRD is absent).
@@ -174,7 +182,10 @@ impl ClusterDirectory for KubeDirectory {
 
     fn pod(&self, namespace: &str, name: &str) -> Option<PodFacts> {
         let key = ObjectRef::new(name).within(namespace);
-        self.pods.as_ref()?.get(&key).map(|pod| convert::pod_facts(&pod))
+        self.pods
+            .as_ref()?
+            .get(&key)
+            .map(|pod| convert::pod_facts(&pod))
     }
 
     fn node(&self, name: &str) -> Option<NodeFacts> {

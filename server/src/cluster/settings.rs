@@ -140,7 +140,9 @@ impl KubernetesArgs {
                 .agent_service_account
                 .split_once('/')
                 .filter(|(ns, name)| is_dns_label(ns) && is_dns_subdomain(name))
-                .ok_or_else(|| KubernetesConfigError::ServiceAccount(self.agent_service_account.clone()))?;
+                .ok_or_else(|| {
+                    KubernetesConfigError::ServiceAccount(self.agent_service_account.clone())
+                })?;
             if self.agent_token_audience.trim().is_empty() {
                 return Err(KubernetesConfigError::EmptyAudience);
             }
@@ -174,7 +176,8 @@ pub fn in_cluster_env() -> bool {
 fn is_dns_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
 }
@@ -211,7 +214,11 @@ mod tests {
         assert!(settings(&["--kubeconfig", "/k"], false).unwrap().watch);
         assert!(settings(&["--kubernetes"], false).unwrap().watch);
         assert!(!settings(&["--kubernetes", "off"], true).unwrap().watch);
-        assert!(!settings(&["--kubernetes=off", "--kubeconfig", "/k"], true).unwrap().watch);
+        assert!(
+            !settings(&["--kubernetes=off", "--kubeconfig", "/k"], true)
+                .unwrap()
+                .watch
+        );
     }
 
     #[test]
@@ -220,7 +227,10 @@ mod tests {
             .unwrap()
             .token_review
             .unwrap();
-        assert_eq!(review.username(), "system:serviceaccount:podwire:podwire-agent");
+        assert_eq!(
+            review.username(),
+            "system:serviceaccount:podwire:podwire-agent"
+        );
         assert_eq!(review.audience, "podwire");
         assert_eq!(review.cache_for, Duration::from_secs(60));
         for (flag, value, error) in [

@@ -72,13 +72,20 @@ impl ResourceTracker {
 
     /// A status copy with the object count filled in.
     pub fn snapshot(&self, objects: usize) -> ResourceStatus {
-        let mut status = self.0.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let mut status = self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         status.objects = objects;
         status
     }
 
     pub fn resource(&self) -> &'static str {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).resource
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .resource
     }
 
     /// A list from scratch begins.

@@ -9,8 +9,8 @@ use podwire_node_state::resolver::{Egress, KernelCheck, PodPath};
 use podwire_node_state::table;
 
 use super::PageError;
-use super::pod_kubernetes::{self, KubernetesSection};
 use super::chrome::{Chrome, enc, parse_at, rfc3339, time};
+use super::pod_kubernetes::{self, KubernetesSection};
 use crate::api::AppState;
 use crate::read::{PodDetail, PodInterfaceAt};
 
@@ -86,7 +86,11 @@ pub(crate) async fn pod(
         .as_ref()
         .map(|(f, _)| pod_kubernetes::disagreements(f, &detail));
     let mut page = render(chrome, detail);
-    for (section, problems) in page.interfaces.iter_mut().zip(disagreements.unwrap_or_default()) {
+    for (section, problems) in page
+        .interfaces
+        .iter_mut()
+        .zip(disagreements.unwrap_or_default())
+    {
         section.problems.extend(problems);
     }
     page.kubernetes = facts.map(|(f, directory)| pod_kubernetes::section(&f, directory));

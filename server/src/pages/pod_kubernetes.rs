@@ -20,7 +20,10 @@ pub(crate) fn facts<'a>(
     detail: &PodDetail,
 ) -> Option<(PodFacts, &'a dyn ClusterDirectory)> {
     let directory = state.cluster.as_deref()?;
-    let cluster = detail.interfaces.first().map(|i| i.attachment.cluster.as_str());
+    let cluster = detail
+        .interfaces
+        .first()
+        .map(|i| i.attachment.cluster.as_str());
     if cluster.is_some_and(|c| !directory.describes(c)) {
         return None;
     }
