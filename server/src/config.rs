@@ -85,6 +85,9 @@ pub struct Args {
     /// binary, restarting it if it exits.
     #[arg(long)]
     pub local_agent: bool,
+
+    #[command(flatten)]
+    pub kubernetes: crate::cluster::KubernetesArgs,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, humantime::DurationError> {
@@ -106,6 +109,8 @@ pub struct Config {
     pub stale_after: Duration,
     pub heartbeat_flush: Duration,
     pub local_agent: Option<LocalAgentProgram>,
+    /// Watching the Kubernetes API, and TokenReview of agents' tokens.
+    pub kubernetes: crate::cluster::KubernetesSettings,
 }
 
 /// How the gRPC ingest treats agents.
@@ -187,6 +192,8 @@ pub enum ConfigError {
     },
     #[error("--local-agent cannot start the agent")]
     LocalAgent(#[source] LocalAgentError),
+    #[error(transparent)]
+    Kubernetes(#[from] crate::cluster::settings::KubernetesConfigError),
 }
 
 impl Args {
@@ -250,6 +257,9 @@ impl Args {
             stale_after: self.stale_after,
             heartbeat_flush: self.heartbeat_flush,
             local_agent,
+            kubernetes: self
+                .kubernetes
+                .validate(crate::cluster::settings::in_cluster_env())?,
         })
     }
 }

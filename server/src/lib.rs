@@ -6,9 +6,11 @@
 //! gRPC streams), [`store`] (Postgres), [`history`] (pure derivation and diffing of history rows),
 //! [`read`] (read models shared by the API and the pages), [`api`] (REST handlers, one file per
 //! action), [`pages`] (the HTML dashboard, one file per page), [`local_postgres`] and
-//! [`local_agent`] (local mode).
+//! [`local_agent`] (local mode), [`cluster`] (Kubernetes: reflected pods and nodes, agent
+//! identity).
 
 pub mod api;
+pub mod cluster;
 pub mod config;
 pub mod history;
 pub mod ingest;

@@ -109,21 +109,25 @@ pub async fn serve_with(
         None => None,
     };
 
+    // Background tasks stop once both servers have stopped, whatever stopped them.
+    let (stop_tasks, tasks_stopped) = watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    let kubernetes = crate::cluster::start(&config.kubernetes, &mut tasks, tasks_stopped.clone())
+        .await
+        .context("starting the Kubernetes side")?;
+
     // The servers stop together: on the shutdown signal, or when either of them fails.
     let (stop_servers, servers_stopping) = watch::channel(false);
     let heartbeats = HeartbeatCoalescer::new();
     let ingest = IngestService::new(Ingest::new(
         store.clone(),
         heartbeats.clone(),
-        ingest::authenticator_for(&config, local_agent_token.as_ref()),
+        ingest::authenticator_for(&config, local_agent_token.as_ref(), kubernetes.token_review),
         UploadWorkers::per_core(SnapshotLimits::default()),
         config.ingest.clone(),
         servers_stopping.clone(),
     ));
 
-    // Background tasks stop once both servers have stopped, whatever stopped them.
-    let (stop_tasks, tasks_stopped) = watch::channel(false);
-    let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(heartbeats.run_flusher(
         store.clone(),
         config.heartbeat_flush,
@@ -150,7 +154,7 @@ pub async fn serve_with(
         }
     };
     let http = async {
-        let app = api::app(AppState::new(store, stale_after));
+        let app = api::app(AppState::new(store, stale_after).with_cluster(kubernetes.directory));
         let served = axum::serve(listeners.http, app)
             .with_graceful_shutdown(wait(servers_stopping.clone()))
             .await

@@ -16,6 +16,7 @@ mod node_diff;
 mod nodes;
 mod overview;
 mod pod;
+mod pod_kubernetes;
 mod search;
 mod static_files;
 mod subnet;

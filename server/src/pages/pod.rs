@@ -10,6 +10,7 @@ use podwire_node_state::table;
 
 use super::PageError;
 use super::chrome::{Chrome, enc, parse_at, rfc3339, time};
+use super::pod_kubernetes::{self, KubernetesSection};
 use crate::api::AppState;
 use crate::read::{PodDetail, PodInterfaceAt};
 
@@ -63,6 +64,8 @@ pub(crate) struct PodPage {
     name: String,
     interfaces: Vec<InterfaceSection>,
     timeline: Vec<TimelineRow>,
+    /// The pod as the Kubernetes API has it now, when the server watches its cluster.
+    kubernetes: Option<KubernetesSection>,
 }
 
 pub(crate) async fn pod(
@@ -78,7 +81,20 @@ pub(crate) async fn pod(
         .reader()
         .pod_detail(cluster.as_deref(), &namespace, &name, chrome.at)
         .await?;
-    Ok(render(chrome, detail))
+    let facts = pod_kubernetes::facts(&state, &detail);
+    let disagreements = facts
+        .as_ref()
+        .map(|(f, _)| pod_kubernetes::disagreements(f, &detail));
+    let mut page = render(chrome, detail);
+    for (section, problems) in page
+        .interfaces
+        .iter_mut()
+        .zip(disagreements.unwrap_or_default())
+    {
+        section.problems.extend(problems);
+    }
+    page.kubernetes = facts.map(|(f, directory)| pod_kubernetes::section(&f, directory));
+    Ok(page)
 }
 
 fn render(chrome: Chrome, detail: PodDetail) -> PodPage {
@@ -120,6 +136,7 @@ fn render(chrome: Chrome, detail: PodDetail) -> PodPage {
         interfaces,
         timeline,
         chrome,
+        kubernetes: None,
     }
 }
 
