@@ -6,6 +6,7 @@ use podwire_node_state::resolver::PodPath;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::ec2_views::{Ec2EniView, EnrichmentMarker};
 use super::error::Problem;
 use super::views::{AttachmentView, EniView, SnapshotRef};
 use super::{ApiError, AppState, params};
@@ -28,6 +29,8 @@ pub(crate) struct PodPathResponse {
     /// One entry per pod interface attached at `at` (several when the pod name exists in
     /// several clusters and no `cluster` was given).
     interfaces: Vec<InterfacePath>,
+    /// Whether the EC2 facts (`ec2_eni`) are current.
+    enrichment: EnrichmentMarker,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -43,6 +46,9 @@ pub(crate) struct InterfacePath {
     path: Option<PodPath>,
     /// The ENI carrying the traffic, from the node's ipamd (`null` for branch ENIs and other CNIs).
     eni: Option<EniView>,
+    /// EC2's description of the ENI whose MAC the path ends on (`eni_mac`), as of `at`: id,
+    /// type, security groups, subnet; branch ENIs included. `null` until enrichment described it.
+    ec2_eni: Option<Ec2EniView>,
 }
 
 /// The pod's full path at `at` (default now): the snapshot valid then is decompressed and
@@ -82,6 +88,7 @@ pub(crate) async fn pod_path(
             snapshot: i.snapshot.map(SnapshotRef::from),
             path: i.path,
             eni: i.eni.map(EniView::from),
+            ec2_eni: i.ec2.map(Ec2EniView::from),
         })
         .collect();
     Ok(Json(PodPathResponse {
@@ -89,5 +96,6 @@ pub(crate) async fn pod_path(
         name,
         at,
         interfaces,
+        enrichment: EnrichmentMarker::from(detail.enrichment),
     }))
 }
