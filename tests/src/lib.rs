@@ -20,6 +20,7 @@ pub mod expect;
 pub mod ground_truth;
 pub mod host_root;
 pub mod ids;
+pub mod moto;
 pub mod iproute2;
 pub mod netns;
 pub mod relay;
