@@ -161,7 +161,10 @@ fn cli_json_parses_and_joins_by_mac() {
     let (primary, kind) = index.pod_eni(Some(primary_mac)).unwrap();
     assert_eq!(primary.network_interface_id, "eni-0primary");
     assert_eq!(kind, EniKind::Primary);
-    assert_eq!(primary.groups[0].group_name.as_deref(), Some("eks-cluster-sg"));
+    assert_eq!(
+        primary.groups[0].group_name.as_deref(),
+        Some("eks-cluster-sg")
+    );
     assert_eq!(primary.private_ip_addresses.len(), 2);
 
     let branch_mac: MacAddr = "02:a5:54:78:46:91".parse().unwrap();

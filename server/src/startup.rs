@@ -185,7 +185,12 @@ async fn spawn_enrichment(
     if let Some(settings) = config.ec2.clone() {
         tracing::info!(refresh_interval = ?settings.refresh_interval, "EC2 enrichment on");
         let api = crate::enrich::sdk::SdkEc2::from_env().await;
-        tasks.spawn(crate::enrich::run(api, store.clone(), settings, stop.clone()));
+        tasks.spawn(crate::enrich::run(
+            api,
+            store.clone(),
+            settings,
+            stop.clone(),
+        ));
     }
 }
 
@@ -197,7 +202,9 @@ async fn spawn_enrichment(
     _stop: &watch::Receiver<bool>,
 ) {
     if config.ec2.is_some() {
-        tracing::warn!("EC2 enrichment asked for, but this server was built without the `aws` feature");
+        tracing::warn!(
+            "EC2 enrichment asked for, but this server was built without the `aws` feature"
+        );
     }
 }
 

@@ -132,13 +132,23 @@ fn pod_paths_name_their_ec2_enis_and_survive_an_ec2_outage() {
         let groups = eni["security_groups"].as_array().expect("security groups");
         assert_eq!(groups.len(), 1, "{name}: {eni:#}");
         assert_eq!(groups[0]["id"], sg, "{name}");
-        let sg_name = if kind == "branch" { "payments-pods" } else { "eks-node" };
+        let sg_name = if kind == "branch" {
+            "payments-pods"
+        } else {
+            "eks-node"
+        };
         assert_eq!(groups[0]["name"], sg_name, "{name}");
         assert_eq!(eni["subnet"]["id"], seeded.subnet_id, "{name}");
         assert_eq!(eni["subnet"]["cidr"], "192.168.0.0/19", "{name}");
-        assert!(eni["subnet"]["available_ip_address_count"].is_i64(), "{name}: {eni:#}");
+        assert!(
+            eni["subnet"]["available_ip_address_count"].is_i64(),
+            "{name}: {eni:#}"
+        );
         if kind == "branch" {
-            assert_eq!(eni["vlan_id"], interface["vlan_id"], "{name}: vlan tag = vlan link");
+            assert_eq!(
+                eni["vlan_id"], interface["vlan_id"],
+                "{name}: vlan tag = vlan link"
+            );
             assert_eq!(eni["description"], "aws-k8s-branch-eni", "{name}");
         }
         assert_eq!(enrichment["stale"], false, "{name}: {enrichment:#}");
@@ -162,17 +172,32 @@ fn pod_paths_name_their_ec2_enis_and_survive_an_ec2_outage() {
         let row = report
             .pods
             .iter()
-            .find(|p| format!("{}/{}", p.namespace.as_deref().unwrap_or(""), p.name.as_deref().unwrap_or("")) == *name)
+            .find(|p| {
+                format!(
+                    "{}/{}",
+                    p.namespace.as_deref().unwrap_or(""),
+                    p.name.as_deref().unwrap_or("")
+                ) == *name
+            })
             .unwrap_or_else(|| panic!("{name} missing from inspect"));
-        assert_eq!(row.eni_id.as_deref(), id.as_str(), "{name}: inspect and the API");
+        assert_eq!(
+            row.eni_id.as_deref(),
+            id.as_str(),
+            "{name}: inspect and the API"
+        );
     }
-    let branch_row = report.pods.iter().find(|p| p.vlan_id.is_some()).expect("a branch pod");
+    let branch_row = report
+        .pods
+        .iter()
+        .find(|p| p.vlan_id.is_some())
+        .expect("a branch pod");
     assert_eq!(branch_row.eni_type.as_deref(), Some("branch"));
 
     // Free addresses follow moto: assign five more to the secondary ENI.
     let probe = &node.pods[0];
     let before = moto.available_ips(&seeded.subnet_id).expect("subnet");
-    moto.assign_ips(&seeded.secondary.id, 5).expect("assign IPs");
+    moto.assign_ips(&seeded.secondary.id, 5)
+        .expect("assign IPs");
     let after = moto.available_ips(&seeded.subnet_id).expect("subnet");
     assert_eq!(after, before - 5, "moto counts assigned addresses");
     interface_when(&api, probe, "free count dropped", &diagnostics, |i, _| {
@@ -191,8 +216,14 @@ fn pod_paths_name_their_ec2_enis_and_survive_an_ec2_outage() {
             .is_some_and(|e| e.contains("DescribeNetworkInterfaces")),
         "{enrichment:#}"
     );
-    assert!(!interface["ec2_eni"].is_null(), "the last description is kept");
-    assert!(interface["egress_device"].is_string(), "the path is still served");
+    assert!(
+        !interface["ec2_eni"].is_null(),
+        "the last description is kept"
+    );
+    assert!(
+        interface["egress_device"].is_string(),
+        "the path is still served"
+    );
 
     // EC2 back (same port, seeded again with the same seed): fresh again. A refresh between the
     // restart and the seeding finds none of the MACs and closes their ENIs' intervals; the next

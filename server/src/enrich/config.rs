@@ -21,7 +21,12 @@ pub enum Ec2Mode {
 pub struct EnrichmentArgs {
     /// Describe the ENIs, subnets and instances the agents report with EC2 (needs the `aws`
     /// build feature and the IAM permissions the README lists).
-    #[arg(long, env = "PODWIRE_EC2_ENRICHMENT", value_enum, default_value = "auto")]
+    #[arg(
+        long,
+        env = "PODWIRE_EC2_ENRICHMENT",
+        value_enum,
+        default_value = "auto"
+    )]
     pub ec2_enrichment: Ec2Mode,
 
     /// How long EC2's answers are used before they are asked again (the cache's TTL).

@@ -146,7 +146,10 @@ impl Ec2Api for FakeEc2 {
     ) -> Result<Page<(String, String)>, Ec2CallError> {
         self.record("DescribeInstances")?;
         assert!(ids.len() <= FILTER_VALUES_PER_CALL);
-        let all = ids.iter().map(|id| (id.clone(), "m5.large".into())).collect();
+        let all = ids
+            .iter()
+            .map(|id| (id.clone(), "m5.large".into()))
+            .collect();
         Ok(self.paginate(all, token))
     }
 
@@ -195,7 +198,10 @@ async fn a_500_node_refresh_costs_18_calls_then_17() {
             .all(|n| n.instance_type.as_deref() == Some("m5.large"))
     );
     assert_eq!(obs.instance_types.len(), 1);
-    assert_eq!(ec2.count("DescribeNetworkInterfaces"), 2500usize.div_ceil(200));
+    assert_eq!(
+        ec2.count("DescribeNetworkInterfaces"),
+        2500usize.div_ceil(200)
+    );
     assert_eq!(ec2.count("DescribeSubnets"), 1);
     assert_eq!(ec2.count("DescribeInstances"), 3);
     assert_eq!(ec2.count("DescribeInstanceTypes"), 1);
@@ -212,7 +218,11 @@ async fn a_500_node_refresh_costs_18_calls_then_17() {
         .refresh(&steady, &["m5.large".to_owned()], &typed)
         .await
         .unwrap();
-    assert_eq!(obs.enis.len(), nodes * (attached + branches), "no duplicates");
+    assert_eq!(
+        obs.enis.len(),
+        nodes * (attached + branches),
+        "no duplicates"
+    );
     assert_eq!(ec2.count("DescribeNetworkInterfaces"), 13 + 3);
     assert_eq!(ec2.count("DescribeInstances"), 0);
     assert_eq!(ec2.count("DescribeInstanceTypes"), 0);
@@ -241,7 +251,11 @@ async fn a_failure_that_outlasts_the_retries_fails_the_refresh() {
     let mut refresher = Refresher::new(&ec2, policy());
     let err = refresher.refresh(&targets, &[], &[]).await.unwrap_err();
     assert_eq!(err.operation, "DescribeNetworkInterfaces");
-    assert_eq!(ec2.count("DescribeNetworkInterfaces"), 4, "one try and three retries");
+    assert_eq!(
+        ec2.count("DescribeNetworkInterfaces"),
+        4,
+        "one try and three retries"
+    );
 }
 
 #[test]

@@ -12,9 +12,7 @@ use aws_sdk_ec2::Client;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::types::{Filter, InstanceType};
 use aws_smithy_http_client::tls;
-use podwire_node_state::ec2::{
-    Ec2Attachment, Ec2Eni, Ec2PrivateIp, Ec2SecurityGroup, Ec2Tag,
-};
+use podwire_node_state::ec2::{Ec2Attachment, Ec2Eni, Ec2PrivateIp, Ec2SecurityGroup, Ec2Tag};
 
 use super::model::{DescribedSubnet, InstanceTypeLimits};
 use super::refresh::{Ec2Api, Ec2CallError, Page};
@@ -229,7 +227,10 @@ impl Ec2Api for SdkEc2 {
             .client
             .describe_instance_types()
             .set_instance_types(Some(
-                types.iter().map(|t| InstanceType::from(t.as_str())).collect(),
+                types
+                    .iter()
+                    .map(|t| InstanceType::from(t.as_str()))
+                    .collect(),
             ))
             .set_next_token(token)
             .send()

@@ -81,7 +81,9 @@ impl Reader {
             })
             .collect();
         for interface in &mut interfaces {
-            interface.ec2 = self.ec2_facts(interface.attachment.attachment.eni_mac, at).await?;
+            interface.ec2 = self
+                .ec2_facts(interface.attachment.attachment.eni_mac, at)
+                .await?;
         }
         Ok(PodDetail {
             namespace: namespace.to_owned(),

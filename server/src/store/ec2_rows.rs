@@ -10,7 +10,7 @@ use sqlx::postgres::PgRow;
 
 use super::{NodeId, Store, StoreError};
 use crate::enrich::model::{
-    EnrichmentStatus, EnrichmentTargets, Ec2Observation, StoredEc2Eni, StoredSubnet,
+    Ec2Observation, EnrichmentStatus, EnrichmentTargets, StoredEc2Eni, StoredSubnet,
 };
 
 fn parse_mac(text: &str, column: &str) -> Result<MacAddr, StoreError> {
