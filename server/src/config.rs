@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::Parser;
 use sqlx::postgres::PgConnectOptions;
 
+use crate::enrich::{Ec2Settings, EnrichmentArgs, EnrichmentConfigError};
 use crate::local_agent::{self, LocalAgentError, LocalAgentProgram};
 
 /// `podwire-server`: stores every node's network state and answers for any pod, IP or time.
@@ -88,6 +89,7 @@ pub struct Args {
 
     #[command(flatten)]
     pub kubernetes: crate::cluster::KubernetesArgs,
+    pub enrichment: EnrichmentArgs,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, humantime::DurationError> {
@@ -111,6 +113,8 @@ pub struct Config {
     pub local_agent: Option<LocalAgentProgram>,
     /// Watching the Kubernetes API, and TokenReview of agents' tokens.
     pub kubernetes: crate::cluster::KubernetesSettings,
+    /// EC2 enrichment; `None` when off.
+    pub ec2: Option<Ec2Settings>,
 }
 
 /// How the gRPC ingest treats agents.
@@ -194,6 +198,7 @@ pub enum ConfigError {
     LocalAgent(#[source] LocalAgentError),
     #[error(transparent)]
     Kubernetes(#[from] crate::cluster::settings::KubernetesConfigError),
+    Enrichment(#[from] EnrichmentConfigError),
 }
 
 impl Args {
@@ -242,6 +247,7 @@ impl Args {
         } else {
             None
         };
+        let ec2 = self.enrichment.settings()?;
         Ok(Config {
             http_listen: self.http_listen,
             grpc_listen: self.grpc_listen,
@@ -260,6 +266,7 @@ impl Args {
             kubernetes: self
                 .kubernetes
                 .validate(crate::cluster::settings::in_cluster_env())?,
+            ec2,
         })
     }
 }

@@ -138,6 +138,7 @@ pub async fn serve_with(
         retention,
         tasks_stopped.clone(),
     ));
+    spawn_enrichment(&mut tasks, &config, &store, &tasks_stopped).await;
     if let (Some(agent), Some(token)) = (config.local_agent.clone(), local_agent_token) {
         tasks.spawn(agent.supervise(grpc_addr, token, tasks_stopped.clone()));
     }
@@ -175,6 +176,40 @@ pub async fn serve_with(
     let _ = stop_tasks.send(true);
     while tasks.join_next().await.is_some() {}
     http_served.and(grpc_served)
+}
+
+/// Starts EC2 enrichment when it is on; it never blocks ingest or start-up.
+#[cfg(feature = "aws")]
+async fn spawn_enrichment(
+    tasks: &mut tokio::task::JoinSet<()>,
+    config: &Config,
+    store: &Store,
+    stop: &watch::Receiver<bool>,
+) {
+    if let Some(settings) = config.ec2.clone() {
+        tracing::info!(refresh_interval = ?settings.refresh_interval, "EC2 enrichment on");
+        let api = crate::enrich::sdk::SdkEc2::from_env().await;
+        tasks.spawn(crate::enrich::run(
+            api,
+            store.clone(),
+            settings,
+            stop.clone(),
+        ));
+    }
+}
+
+#[cfg(not(feature = "aws"))]
+async fn spawn_enrichment(
+    _tasks: &mut tokio::task::JoinSet<()>,
+    config: &Config,
+    _store: &Store,
+    _stop: &watch::Receiver<bool>,
+) {
+    if config.ec2.is_some() {
+        tracing::warn!(
+            "EC2 enrichment asked for, but this server was built without the `aws` feature"
+        );
+    }
 }
 
 /// Keeps trying while the database is unreachable (it may be starting too), up to

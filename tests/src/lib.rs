@@ -23,6 +23,7 @@ pub mod host_root;
 pub mod ids;
 pub mod iproute2;
 pub mod kube_api;
+pub mod moto;
 pub mod netns;
 pub mod relay;
 pub mod server;

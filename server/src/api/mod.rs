@@ -7,6 +7,7 @@
 //! `application/problem+json` body in one place.
 
 mod csv;
+mod ec2_views;
 mod error;
 mod get_eni;
 mod get_node;

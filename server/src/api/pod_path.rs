@@ -6,6 +6,7 @@ use podwire_node_state::resolver::PodPath;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::ec2_views::{Ec2EniView, EnrichmentMarker};
 use super::error::Problem;
 use super::kubernetes::{self, KubernetesPodView};
 use super::views::{AttachmentView, EniView, SnapshotRef};
@@ -32,6 +33,8 @@ pub(crate) struct PodPathResponse {
     /// The pod as the Kubernetes API has it now (`null` when the server does not watch the
     /// pod's cluster, or the API has no such pod).
     kubernetes: Option<KubernetesPodView>,
+    /// Whether the EC2 facts (`ec2_eni`) are current.
+    enrichment: EnrichmentMarker,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -51,6 +54,9 @@ pub(crate) struct InterfacePath {
     /// `vpc.amazonaws.com/pod-eni` annotation against the vlan link and MAC the path ends on.
     /// An entry with `agrees: false` is a problem. Empty without Kubernetes facts.
     cross_checks: Vec<crate::cluster::CrossCheck>,
+    /// EC2's description of the ENI whose MAC the path ends on (`eni_mac`), as of `at`: id,
+    /// type, security groups, subnet; branch ENIs included. `null` until enrichment described it.
+    ec2_eni: Option<Ec2EniView>,
 }
 
 /// The pod's full path at `at` (default now): the snapshot valid then is decompressed and
@@ -102,6 +108,7 @@ pub(crate) async fn pod_path(
                 snapshot: i.snapshot.map(SnapshotRef::from),
                 path: i.path,
                 eni: i.eni.map(EniView::from),
+                ec2_eni: i.ec2.map(Ec2EniView::from),
                 cross_checks,
             }
         })
@@ -112,5 +119,6 @@ pub(crate) async fn pod_path(
         at,
         interfaces,
         kubernetes: facts.map(|(facts, directory)| KubernetesPodView::new(facts, directory)),
+        enrichment: EnrichmentMarker::from(detail.enrichment),
     }))
 }

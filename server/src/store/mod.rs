@@ -14,6 +14,7 @@
 mod attachment_rows;
 pub mod blob;
 mod dashboard_queries;
+mod ec2_rows;
 mod eni_rows;
 mod error;
 mod heartbeat;

@@ -1,0 +1,102 @@
+//! The enrichment task: a refresh every `--ec2-refresh-interval` (the cache's TTL), each one's
+//! outcome written to the store, until shutdown.
+
+use std::error::Error as _;
+
+use chrono::Utc;
+use tokio::sync::watch;
+
+use super::config::Ec2Settings;
+use super::model::{EC2_SOURCE, Ec2Observation};
+use super::refresh::{CallPolicy, Ec2Api, Ec2CallError, Refresher};
+use crate::store::{Store, StoreError};
+
+/// Why one refresh failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EnrichError {
+    #[error("reading what to describe from the store")]
+    Targets(#[source] StoreError),
+    #[error("EC2")]
+    Ec2(#[from] Ec2CallError),
+    #[error("writing EC2's answers to the store")]
+    Record(#[source] StoreError),
+}
+
+/// The error and its causes on one line: what the status row and the API show.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// One refresh: targets from the store, EC2's answers, written back in one transaction.
+pub async fn refresh_once<A: Ec2Api>(
+    api: &A,
+    store: &Store,
+    settings: &Ec2Settings,
+) -> Result<Ec2Observation, EnrichError> {
+    let targets = store
+        .enrichment_targets()
+        .await
+        .map_err(EnrichError::Targets)?;
+    let known_types = store
+        .known_instance_types()
+        .await
+        .map_err(EnrichError::Targets)?;
+    let mut refresher = Refresher::new(
+        api,
+        CallPolicy {
+            min_interval: settings.min_call_interval,
+            retries: settings.retries,
+        },
+    );
+    let observation = refresher
+        .refresh(&targets, &known_types, &targets.instance_ids)
+        .await?;
+    store
+        .record_ec2_refresh(&observation)
+        .await
+        .map_err(EnrichError::Record)?;
+    Ok(observation)
+}
+
+/// Refreshes at once and then every `settings.refresh_interval` until `shutdown` turns true.
+pub async fn run<A: Ec2Api>(
+    api: A,
+    store: Store,
+    settings: Ec2Settings,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let attempted_at = Utc::now();
+        match refresh_once(&api, &store, &settings).await {
+            Ok(obs) => tracing::info!(
+                calls = obs.calls,
+                enis = obs.enis.len(),
+                subnets = obs.subnets.len(),
+                "EC2 enrichment refreshed"
+            ),
+            Err(err) => {
+                let text = chain(&err);
+                tracing::warn!(error = %text, retry_in = ?settings.refresh_interval,
+                    "EC2 enrichment failed; stored EC2 facts are marked stale");
+                if let Err(store_err) = store
+                    .record_enrichment_failure(EC2_SOURCE, attempted_at, &text)
+                    .await
+                {
+                    tracing::warn!(error = %store_err, cause = ?store_err.source(),
+                        "could not record the EC2 enrichment failure");
+                }
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(settings.refresh_interval) => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+    }
+}
