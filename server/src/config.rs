@@ -89,6 +89,8 @@ pub struct Args {
 
     #[command(flatten)]
     pub kubernetes: crate::cluster::KubernetesArgs,
+
+    #[command(flatten)]
     pub enrichment: EnrichmentArgs,
 }
 
@@ -198,6 +200,7 @@ pub enum ConfigError {
     LocalAgent(#[source] LocalAgentError),
     #[error(transparent)]
     Kubernetes(#[from] crate::cluster::settings::KubernetesConfigError),
+    #[error(transparent)]
     Enrichment(#[from] EnrichmentConfigError),
 }
 
