@@ -307,7 +307,8 @@ mod tests {
                 "--cluster",
                 "local",
                 "--token-file",
-                "/var/lib/podwire/local-agent.token"
+                "/var/lib/podwire/local-agent.token",
+                "--exit-with-parent"
             ]
         );
     }
