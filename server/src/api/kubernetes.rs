@@ -159,11 +159,18 @@ pub(crate) fn pod_facts<'a>(
     Some((directory.pod(namespace, name)?, directory))
 }
 
-/// The cross-checks of one interface, when the pod's facts are known.
+/// The cross-checks of one interface, when the pod's facts are known: against the kernel-resolved
+/// path, and the annotation's branch ENI id against EC2's ENI joined by MAC (`ec2_eni_id`).
 pub(crate) fn interface_checks(
     facts: Option<&PodFacts>,
     node: &str,
     path: Option<&podwire_node_state::resolver::PodPath>,
+    ec2_eni_id: Option<&str>,
 ) -> Vec<CrossCheck> {
-    facts.map_or_else(Vec::new, |f| crate::cluster::cross_check(f, node, path))
+    let Some(facts) = facts else {
+        return Vec::new();
+    };
+    let mut checks = crate::cluster::cross_check(facts, node, path);
+    checks.extend(crate::cluster::cross_check_ec2(facts, path, ec2_eni_id));
+    checks
 }

@@ -57,6 +57,10 @@ pub(crate) struct InterfacePath {
     /// EC2's description of the ENI whose MAC the path ends on (`eni_mac`), as of `at`: id,
     /// type, security groups, subnet; branch ENIs included. `null` until enrichment described it.
     ec2_eni: Option<Ec2EniView>,
+    /// EC2's description of the ENI the second, SNAT path (`path.snat_egress`) ends on: the
+    /// primary ENI internet-bound traffic of a pod on a secondary ENI leaves through. `null`
+    /// without a SNAT path or until enrichment described it.
+    snat_ec2_eni: Option<Ec2EniView>,
 }
 
 /// The pod's full path at `at` (default now): the snapshot valid then is decompressed and
@@ -102,6 +106,9 @@ pub(crate) async fn pod_path(
                 facts.as_ref().filter(|_| same_cluster).map(|(f, _)| f),
                 &i.attachment.node,
                 i.path.as_ref(),
+                i.ec2
+                    .as_ref()
+                    .map(|e| e.eni.eni.network_interface_id.as_str()),
             );
             InterfacePath {
                 attachment: AttachmentView::from(i.attachment),
@@ -109,6 +116,7 @@ pub(crate) async fn pod_path(
                 path: i.path,
                 eni: i.eni.map(EniView::from),
                 ec2_eni: i.ec2.map(Ec2EniView::from),
+                snat_ec2_eni: i.snat_ec2.map(Ec2EniView::from),
                 cross_checks,
             }
         })

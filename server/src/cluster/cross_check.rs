@@ -6,17 +6,18 @@ use podwire_node_state::resolver::{PodPath, Wiring};
 use serde::Serialize;
 
 use super::facts::PodFacts;
-use super::pod_eni::POD_ENI_ANNOTATION;
+use super::pod_eni::{POD_ENI_ANNOTATION, PodEni};
 
 /// One comparison and its outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CrossCheck {
     /// What was compared: `node`, `pod-eni-annotation`, `branch-eni-vlan-id`, `branch-eni-mac`,
-    /// `branch-eni-ip`, `branch-eni-wiring`.
+    /// `branch-eni-ip`, `branch-eni-wiring`, `branch-eni-id`.
     pub check: &'static str,
     /// What Kubernetes says (`null` when it says nothing).
     pub kubernetes: Option<String>,
-    /// What the node's kernel state says (`null` when it says nothing).
+    /// What the node's kernel state says (`null` when it says nothing); for `branch-eni-id`, the
+    /// id EC2 gives the ENI whose MAC the kernel-resolved path ends on.
     pub kernel: Option<String>,
     /// `false` flags a problem.
     pub agrees: bool,
@@ -83,13 +84,8 @@ pub fn cross_check(facts: &PodFacts, node: &str, path: Option<&PodPath>) -> Vec<
         }
         Some(Ok(enis)) => enis,
     };
-    // The branch ENI of this interface: the one holding its IP, else the only one.
     let pod_ip = path.ip();
-    let Some(eni) = enis
-        .iter()
-        .find(|e| Some(e.private_ip) == pod_ip)
-        .or_else(|| (enis.len() == 1).then(|| &enis[0]))
-    else {
+    let Some(eni) = annotated_branch(enis, path) else {
         return checks;
     };
     let id = &eni.eni_id;
@@ -136,6 +132,40 @@ pub fn cross_check(facts: &PodFacts, node: &str, path: Option<&PodPath>) -> Vec<
         ),
     ));
     checks
+}
+
+/// The branch ENI of the annotation that belongs to this interface: the one holding its IP,
+/// else the only one.
+fn annotated_branch<'a>(enis: &'a [PodEni], path: &PodPath) -> Option<&'a PodEni> {
+    let pod_ip = path.ip();
+    enis.iter()
+        .find(|e| Some(e.private_ip) == pod_ip)
+        .or_else(|| (enis.len() == 1).then(|| &enis[0]))
+}
+
+/// Compares the annotation's branch ENI id with the id EC2 gives the ENI whose MAC the path ends
+/// on (`ec2_eni_id`, the join by MAC). `None` when either side says nothing: an ENI enrichment has
+/// not described yet, or a pod without the annotation, is no disagreement.
+pub fn cross_check_ec2(
+    facts: &PodFacts,
+    path: Option<&PodPath>,
+    ec2_eni_id: Option<&str>,
+) -> Option<CrossCheck> {
+    let ec2_id = ec2_eni_id?;
+    let Some(Ok(enis)) = &facts.pod_eni else {
+        return None;
+    };
+    let eni = annotated_branch(enis, path?)?;
+    Some(CrossCheck::new(
+        "branch-eni-id",
+        Some(eni.eni_id.clone()),
+        Some(ec2_id.to_owned()),
+        format!(
+            "the annotation names branch ENI {}; EC2 gives the ENI with the MAC the path ends on \
+             the id {ec2_id}",
+            eni.eni_id
+        ),
+    ))
 }
 
 #[cfg(test)]

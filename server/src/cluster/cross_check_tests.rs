@@ -176,3 +176,60 @@ fn without_a_path_only_the_node_is_compared() {
     assert_eq!(checks.len(), 1);
     assert!(checks[0].agrees);
 }
+
+#[test]
+fn the_annotated_branch_eni_id_is_checked_against_ec2s_eni_joined_by_mac() {
+    let path = branch_path(1, "02:b0:01:6c:b5:79");
+    /// What, the annotation, EC2's id for the path's MAC, the outcome (`None`: no check).
+    type Case<'a> = (&'a str, Option<&'a str>, Option<&'a str>, Option<bool>);
+    let cases: [Case<'_>; 5] = [
+        (
+            "the same ENI",
+            Some(ANNOTATION),
+            Some("eni-09a7a909e06fc4be6"),
+            Some(true),
+        ),
+        (
+            "EC2 knows the MAC as another ENI",
+            Some(ANNOTATION),
+            Some("eni-0aaaaaaaaaaaaaaaa"),
+            Some(false),
+        ),
+        (
+            "not described by EC2 yet",
+            Some(ANNOTATION),
+            None,
+            None,
+        ),
+        (
+            "no annotation",
+            None,
+            Some("eni-09a7a909e06fc4be6"),
+            None,
+        ),
+        (
+            "an unreadable annotation (flagged by the kernel checks already)",
+            Some("[{\"eniId\":"),
+            Some("eni-09a7a909e06fc4be6"),
+            None,
+        ),
+    ];
+    for (what, annotation, ec2_id, want) in cases {
+        let check = cross_check_ec2(&facts(annotation), Some(&path), ec2_id);
+        assert_eq!(check.as_ref().map(|c| c.agrees), want, "{what}: {check:#?}");
+        if let Some(check) = check {
+            assert_eq!(check.check, "branch-eni-id");
+            assert_eq!(check.kubernetes.as_deref(), Some("eni-09a7a909e06fc4be6"));
+            assert_eq!(check.kernel.as_deref(), ec2_id, "{what}");
+        }
+    }
+    assert_eq!(
+        cross_check_ec2(
+            &facts(Some(ANNOTATION)),
+            None,
+            Some("eni-09a7a909e06fc4be6")
+        ),
+        None,
+        "no path: nothing tells which annotated ENI is this interface's"
+    );
+}

@@ -30,7 +30,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-pub use cross_check::{CrossCheck, cross_check};
+pub use cross_check::{CrossCheck, cross_check, cross_check_ec2};
 pub use facts::{EniConfigFacts, NodeFacts, PodFacts, Workload};
 pub use settings::{KubernetesArgs, KubernetesSettings, TokenReviewSettings};
 pub use status::KubernetesStatus;

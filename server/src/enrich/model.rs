@@ -107,6 +107,21 @@ pub struct StoredSubnet {
     pub available_sampled_at: Option<DateTime<Utc>>,
 }
 
+impl StoredSubnet {
+    /// Addresses EC2 can hand out in the subnet: the CIDR's size less the five AWS reserves.
+    pub fn usable(&self) -> Option<i64> {
+        let cidr = self.cidr?;
+        Some(((1i64 << (32 - u32::from(cidr.prefix_len()))) - 5).max(0))
+    }
+
+    /// Addresses in use (usable − available) as a share of the usable ones, in percent.
+    pub fn utilization_percent(&self) -> Option<f64> {
+        let usable = self.usable().filter(|u| *u > 0)?;
+        let available = i64::from(self.available?);
+        Some(((usable - available).max(0)) as f64 * 100.0 / usable as f64)
+    }
+}
+
 /// How enrichment is doing: the marker every enriched answer carries.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct EnrichmentStatus {

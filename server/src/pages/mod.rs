@@ -9,6 +9,7 @@
 mod chart;
 mod chrome;
 mod diagram;
+mod ec2_text;
 mod eni;
 mod error;
 mod node;

@@ -17,10 +17,13 @@ pub(crate) struct NodeRow {
     pub pods: i64,
     pub problems: i64,
     pub enis: i64,
+    /// The instance type's ENI limit, or `not enriched`.
+    pub max_enis: String,
     pub assigned: i64,
     /// ipamd: addresses held on ENIs but not assigned.
     pub warm: String,
-    /// host-local: addresses left in the ranges; ipamd: needs the instance type (enrichment).
+    /// host-local: addresses left in the ranges; ipamd: the instance type's IP capacity less
+    /// what ipamd holds (EC2 enrichment).
     pub free: String,
     pub last_seen: String,
     pub stale: bool,
@@ -60,10 +63,17 @@ pub(crate) async fn nodes(
             } else {
                 ipamd.iter().map(|p| p.free).sum::<i64>().to_string()
             };
+            let limits = s.instance.as_ref().and_then(|i| i.limits.as_ref());
             let free = if !host_local.is_empty() {
                 host_local.iter().map(|p| p.free).sum::<i64>().to_string()
             } else if !ipamd.is_empty() {
-                crate::read::NOT_ENRICHED.to_owned()
+                match limits {
+                    // Addresses the node could still attach: capacity less what ipamd holds.
+                    Some(l) => (l.ip_capacity() - ipamd.iter().map(|p| p.total).sum::<i64>())
+                        .max(0)
+                        .to_string(),
+                    None => crate::read::NOT_ENRICHED.to_owned(),
+                }
             } else {
                 "—".to_owned()
             };
@@ -78,6 +88,11 @@ pub(crate) async fn nodes(
                 pods: s.pods,
                 problems: s.pods_with_problems,
                 enis: s.enis,
+                max_enis: match limits {
+                    Some(l) => l.max_enis.to_string(),
+                    None if ipamd.is_empty() => "—".to_owned(),
+                    None => crate::read::NOT_ENRICHED.to_owned(),
+                },
                 assigned: s.pools.iter().map(|p| p.assigned).sum(),
                 warm,
                 free,

@@ -36,8 +36,13 @@ pub(crate) fn disagreements(facts: &PodFacts, detail: &PodDetail) -> Vec<Vec<(St
         .interfaces
         .iter()
         .map(|i| {
+            let ec2_id = i
+                .ec2
+                .as_ref()
+                .map(|e| e.eni.eni.network_interface_id.as_str());
             crate::cluster::cross_check(facts, &i.attachment.node, i.path.as_ref())
                 .into_iter()
+                .chain(crate::cluster::cross_check_ec2(facts, i.path.as_ref(), ec2_id))
                 .filter(|c| !c.agrees)
                 .map(|c| (format!("kubernetes: {}", c.check), c.message))
                 .collect()

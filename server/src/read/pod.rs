@@ -26,6 +26,9 @@ pub struct PodInterfaceAt {
     pub eni: Option<NodeEni>,
     /// EC2's description of the ENI whose MAC the pod's path ends on, as of T (enrichment).
     pub ec2: Option<Ec2Facts>,
+    /// EC2's description of the ENI the second, SNAT path ends on (internet-bound traffic of a
+    /// pod on a secondary ENI leaves through the primary one), when the path has one.
+    pub snat_ec2: Option<Ec2Facts>,
 }
 
 /// What EC2 enrichment stored about one ENI and its subnet, valid at T.
@@ -81,9 +84,18 @@ impl Reader {
             })
             .collect();
         for interface in &mut interfaces {
-            interface.ec2 = self
-                .ec2_facts(interface.attachment.attachment.eni_mac, at)
-                .await?;
+            let mac = interface.attachment.attachment.eni_mac;
+            interface.ec2 = self.ec2_facts(mac, at).await?;
+            let snat_mac = interface
+                .path
+                .as_ref()
+                .and_then(|p| p.snat_egress.as_ref())
+                .and_then(|e| e.eni_mac);
+            interface.snat_ec2 = if snat_mac.is_some() && snat_mac == mac {
+                interface.ec2.clone()
+            } else {
+                self.ec2_facts(snat_mac, at).await?
+            };
         }
         Ok(PodDetail {
             namespace: namespace.to_owned(),
@@ -123,6 +135,7 @@ fn interface_at(row: AttachmentInterval, state: Option<&ResolvedSnapshot>) -> Po
             path: None,
             eni: None,
             ec2: None,
+            snat_ec2: None,
         };
     };
     let path = state
@@ -158,6 +171,7 @@ fn interface_at(row: AttachmentInterval, state: Option<&ResolvedSnapshot>) -> Po
         path,
         eni,
         ec2: None,
+        snat_ec2: None,
     }
 }
 

@@ -362,7 +362,7 @@ impl Store {
     }
 }
 
-fn decode_eni(row: &PgRow) -> Result<StoredEc2Eni, StoreError> {
+pub(super) fn decode_eni(row: &PgRow) -> Result<StoredEc2Eni, StoreError> {
     let doc: serde_json::Value = row.try_get("described")?;
     let kind: String = row.try_get("kind")?;
     let eni: Ec2Eni = serde_json::from_value(doc)
