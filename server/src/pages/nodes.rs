@@ -68,10 +68,9 @@ pub(crate) async fn nodes(
                 host_local.iter().map(|p| p.free).sum::<i64>().to_string()
             } else if !ipamd.is_empty() {
                 match limits {
-                    // Addresses the node could still attach: capacity less what ipamd holds.
-                    Some(l) => (l.ip_capacity() - ipamd.iter().map(|p| p.total).sum::<i64>())
-                        .max(0)
-                        .to_string(),
+                    Some(l) => {
+                        free_by_capacity(l, ipamd.iter().map(|p| p.total).sum()).to_string()
+                    }
                     None => crate::read::NOT_ENRICHED.to_owned(),
                 }
             } else {
@@ -104,4 +103,37 @@ pub(crate) async fn nodes(
         })
         .collect();
     Ok(NodesPage { chrome, rows })
+}
+
+/// Addresses a VPC CNI node could still attach: its instance type's capacity less what ipamd
+/// holds. A node holding more than secondary IPs allow uses prefix delegation, where each
+/// address slot of an ENI holds a /28 (16 addresses).
+fn free_by_capacity(limits: &crate::enrich::model::InstanceTypeLimits, held: i64) -> i64 {
+    let secondary_ips = limits.ip_capacity();
+    let capacity = if held > secondary_ips {
+        secondary_ips * 16
+    } else {
+        secondary_ips
+    };
+    (capacity - held).max(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::enrich::model::InstanceTypeLimits;
+
+    #[test]
+    fn free_addresses_follow_the_instance_type_with_or_without_prefixes() {
+        let m5_large = InstanceTypeLimits {
+            instance_type: "m5.large".into(),
+            max_enis: 3,
+            ipv4_per_eni: 10,
+            ipv6_per_eni: Some(10),
+        };
+        // secondary IPs: 3 × 9 = 27 slots
+        assert_eq!(super::free_by_capacity(&m5_large, 20), 7);
+        assert_eq!(super::free_by_capacity(&m5_large, 27), 0);
+        // prefixes: 27 slots × 16 addresses
+        assert_eq!(super::free_by_capacity(&m5_large, 56), 432 - 56);
+    }
 }
