@@ -10,7 +10,10 @@
 //! still served and enrichment is marked stale, and it recovers when moto is back (moto keeps
 //! state in memory only: the restarted, empty moto is seeded again with the same random seed, so
 //! it hands out the same ids and MACs); and `podwire-agent inspect --ec2-enis FILE`, given
-//! moto's describe-network-interfaces JSON, names the same ENI for every pod as the API.
+//! moto's describe-network-interfaces JSON, names the same ENI for every pod as the API. The same
+//! facts reach the pod pages (the path ends at the ENI with type, security group and subnet), the
+//! ENI endpoint and page (a trunk lists its branches, a branch names its trunk), the subnets list
+//! (CIDR, moto's free count) and the nodes list (m5.large: 3 ENIs).
 
 mod common;
 
@@ -39,6 +42,94 @@ fn expected_eni<'a>(seeded: &'a MotoNode, pod: &BuiltPod) -> (&'a str, &'static 
     }
     assert_eq!(seeded.secondary.mac, mac, "{}", pod.qualified_name());
     (&seeded.secondary.id, "secondary", &seeded.node_sg)
+}
+
+/// `GET path` as a page: 200 and its HTML.
+fn page(api: &ApiClient, path: &str) -> String {
+    let response = api.get(path).unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(response.status, 200, "{path}: {}", response.body);
+    response.body
+}
+
+/// What the dashboard and the other endpoints make of the same EC2 facts: each pod's page ends
+/// its path at the ENI with type, security group and subnet; a trunk and its branches name each
+/// other (API and page); the subnet carries moto's CIDR and free count; the node its m5.large's
+/// ENI limit.
+fn pages_and_lists_show_ec2(
+    api: &ApiClient,
+    moto: &Moto,
+    seeded: &MotoNode,
+    node: &BuiltNode,
+    diagnostics: &dyn Fn() -> String,
+) {
+    for pod in &node.pods {
+        let (id, kind, sg) = expected_eni(seeded, pod);
+        let name = pod.qualified_name();
+        let html = page(api, &format!("/pods/{name}"));
+        for expected in [
+            format!("{id} ({kind}, {})", pod.expected.eni_mac),
+            sg.to_owned(),
+            format!("{} · 192.168.0.0/19", seeded.subnet_id),
+        ] {
+            assert!(html.contains(&expected), "{name}: page lacks {expected:?}\n{html}");
+        }
+    }
+
+    let trunk = &seeded.trunk.id;
+    let trunk_answer = api
+        .json(&format!("/api/v1/enis/{trunk}"))
+        .expect("the trunk ENI");
+    assert_eq!(trunk_answer["ec2"]["type"], "trunk", "{trunk_answer:#}");
+    let branch_ids: Vec<&str> = trunk_answer["branch_enis"]
+        .as_array()
+        .expect("branch_enis")
+        .iter()
+        .filter_map(|b| b["eni_id"].as_str())
+        .collect();
+    let trunk_page = page(api, &format!("/enis/{trunk}"));
+    for branch in &seeded.branches {
+        assert!(branch_ids.contains(&branch.id.as_str()), "{trunk_answer:#}");
+        assert!(trunk_page.contains(&branch.id), "trunk page lacks {}", branch.id);
+        // A branch ENI, which no ipamd lists, is found by id and names its trunk and its pod.
+        let answer = api
+            .json(&format!("/api/v1/enis/{}", branch.id))
+            .expect("a branch ENI by id");
+        assert_eq!(answer["ec2"]["type"], "branch", "{answer:#}");
+        assert_eq!(answer["trunk_eni_id"], trunk.as_str(), "{answer:#}");
+        let pod = node
+            .pods
+            .iter()
+            .find(|p| p.expected.eni_mac == branch.mac)
+            .expect("a pod on the branch ENI");
+        assert_eq!(answer["pods"][0]["name"], pod.name, "{answer:#}");
+        let branch_page = page(api, &format!("/enis/{}", branch.id));
+        assert!(branch_page.contains(trunk.as_str()), "branch page lacks its trunk");
+    }
+
+    let free = moto.available_ips(&seeded.subnet_id).expect("subnet");
+    let subnet = wait_until("subnet listed with moto's figures", diagnostics, || {
+        let answer = api.json("/api/v1/subnets").ok()?;
+        let subnet = answer["subnets"]
+            .as_array()?
+            .iter()
+            .find(|s| s["subnet_id"] == seeded.subnet_id.as_str())?
+            .clone();
+        (subnet["ec2"]["available_ip_address_count"] == free).then_some(subnet)
+    });
+    assert_eq!(subnet["ec2"]["cidr"], "192.168.0.0/19", "{subnet:#}");
+    assert!(subnet["utilization_percent"].is_f64(), "{subnet:#}");
+
+    let node_row = wait_until("the node's ENI limit", diagnostics, || {
+        let answer = api.json("/api/v1/nodes").ok()?;
+        answer["nodes"]
+            .as_array()?
+            .iter()
+            .find(|n| n["max_enis"].is_i64())
+            .cloned()
+    });
+    assert_eq!(node_row["max_enis"], 3, "m5.large: {node_row:#}");
+    assert_eq!(node_row["instance_id"], seeded.instance_id, "{node_row:#}");
+    assert_eq!(node_row["instance_type"], "m5.large", "{node_row:#}");
 }
 
 /// The pod's one interface, once `check` holds for it.
@@ -159,6 +250,7 @@ fn pod_paths_name_their_ec2_enis_and_survive_an_ec2_outage() {
         kinds.into_iter().collect::<Vec<_>>(),
         ["branch", "primary", "secondary"]
     );
+    pages_and_lists_show_ec2(&api, &moto, &seeded, &node, &diagnostics);
 
     // inspect --ec2-enis names the same ENI for every pod.
     let described = tempfile::NamedTempFile::new().expect("temp file");
