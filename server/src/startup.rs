@@ -138,7 +138,14 @@ pub async fn serve_with(
         retention,
         tasks_stopped.clone(),
     ));
-    spawn_enrichment(&mut tasks, &config, &store, &tasks_stopped).await;
+    spawn_enrichment(
+        &mut tasks,
+        &config,
+        &store,
+        kubernetes.directory.clone(),
+        &tasks_stopped,
+    )
+    .await;
     if let (Some(agent), Some(token)) = (config.local_agent.clone(), local_agent_token) {
         tasks.spawn(agent.supervise(grpc_addr, token, tasks_stopped.clone()));
     }
@@ -184,6 +191,7 @@ async fn spawn_enrichment(
     tasks: &mut tokio::task::JoinSet<()>,
     config: &Config,
     store: &Store,
+    cluster: Option<std::sync::Arc<dyn crate::cluster::ClusterDirectory>>,
     stop: &watch::Receiver<bool>,
 ) {
     if let Some(settings) = config.ec2.clone() {
@@ -193,6 +201,7 @@ async fn spawn_enrichment(
             api,
             store.clone(),
             settings,
+            cluster,
             stop.clone(),
         ));
     }
@@ -203,6 +212,7 @@ async fn spawn_enrichment(
     _tasks: &mut tokio::task::JoinSet<()>,
     config: &Config,
     _store: &Store,
+    _cluster: Option<std::sync::Arc<dyn crate::cluster::ClusterDirectory>>,
     _stop: &watch::Receiver<bool>,
 ) {
     if config.ec2.is_some() {

@@ -23,6 +23,10 @@ pub struct EnrichmentTargets {
     pub subnet_ids: Vec<String>,
     /// Instances already tied to nodes, with their type (from earlier refreshes).
     pub instance_ids: Vec<String>,
+    /// Instances the Kubernetes API names for the agents' nodes (the instance id in the Node's
+    /// `providerID`, the type from its `node.kubernetes.io/instance-type` label): their ENIs are
+    /// asked for by `attachment.instance-id`, and their types need no DescribeInstances.
+    pub kubernetes_instances: Vec<NodeInstance>,
 }
 
 /// A subnet as DescribeSubnets describes it.

@@ -82,16 +82,24 @@ pub trait Ec2Api: Send + Sync {
     ) -> impl Future<Output = Result<Page<InstanceTypeLimits>, Ec2CallError>> + Send;
 }
 
-/// The ENI calls of a refresh: MAC chunks, then instance chunks.
+/// The ENI calls of a refresh: MAC chunks, then chunks of the instances tied to nodes (by
+/// earlier refreshes or by the Kubernetes API).
 pub fn plan_eni_calls(targets: &EnrichmentTargets) -> Vec<Ec2Call> {
     let mut calls: Vec<Ec2Call> = targets
         .macs
         .chunks(FILTER_VALUES_PER_CALL)
         .map(|chunk| Ec2Call::EnisByMac(chunk.to_vec()))
         .collect();
+    let instances: Vec<String> = targets
+        .instance_ids
+        .iter()
+        .chain(targets.kubernetes_instances.iter().map(|n| &n.instance_id))
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     calls.extend(
-        targets
-            .instance_ids
+        instances
             .chunks(FILTER_VALUES_PER_CALL)
             .map(|chunk| Ec2Call::EnisByInstance(chunk.to_vec())),
     );
@@ -184,8 +192,24 @@ impl<'a, A: Ec2Api> Refresher<'a, A> {
                 })
             })
             .collect();
+        // What the Kubernetes API says fills the gaps: the instance of a node whose primary ENI
+        // EC2 did not describe, and the type of an instance without asking DescribeInstances.
+        for known in &targets.kubernetes_instances {
+            match node_instances
+                .iter_mut()
+                .find(|n| n.node_id == known.node_id)
+            {
+                Some(joined) if joined.instance_id == known.instance_id => {
+                    joined.instance_type = known.instance_type.clone();
+                }
+                // EC2's own answer (the instance its primary ENI is attached to) wins.
+                Some(_) => {}
+                None => node_instances.push(known.clone()),
+            }
+        }
         let untyped: Vec<String> = node_instances
             .iter()
+            .filter(|n| n.instance_type.is_none())
             .map(|n| n.instance_id.clone())
             .filter(|id| !typed_instances.contains(id))
             .collect::<BTreeSet<_>>()
@@ -199,10 +223,13 @@ impl<'a, A: Ec2Api> Refresher<'a, A> {
             );
         }
         for node in &mut node_instances {
-            node.instance_type = types_of.get(&node.instance_id).cloned();
+            if node.instance_type.is_none() {
+                node.instance_type = types_of.get(&node.instance_id).cloned();
+            }
         }
-        let new_types: Vec<String> = types_of
-            .values()
+        let new_types: Vec<String> = node_instances
+            .iter()
+            .filter_map(|n| n.instance_type.as_ref())
             .filter(|t| !known_types.contains(t))
             .cloned()
             .collect::<BTreeSet<_>>()

@@ -2,14 +2,16 @@
 //! outcome written to the store, until shutdown.
 
 use std::error::Error as _;
+use std::sync::Arc;
 
 use chrono::Utc;
 use tokio::sync::watch;
 
 use super::config::Ec2Settings;
-use super::model::{EC2_SOURCE, Ec2Observation};
+use super::model::{EC2_SOURCE, Ec2Observation, NodeInstance};
 use super::refresh::{CallPolicy, Ec2Api, Ec2CallError, Refresher};
-use crate::store::{Store, StoreError};
+use crate::cluster::ClusterDirectory;
+use crate::store::{NodeId, Store, StoreError};
 
 /// Why one refresh failed.
 #[derive(Debug, thiserror::Error)]
@@ -34,16 +36,22 @@ fn chain(err: &dyn std::error::Error) -> String {
     text
 }
 
-/// One refresh: targets from the store, EC2's answers, written back in one transaction.
+/// One refresh: targets from the store (and the instances the Kubernetes API names for the
+/// nodes, when the server watches their cluster), EC2's answers, written back in one transaction.
 pub async fn refresh_once<A: Ec2Api>(
     api: &A,
     store: &Store,
     settings: &Ec2Settings,
+    cluster: Option<&dyn ClusterDirectory>,
 ) -> Result<Ec2Observation, EnrichError> {
-    let targets = store
+    let mut targets = store
         .enrichment_targets()
         .await
         .map_err(EnrichError::Targets)?;
+    if let Some(directory) = cluster {
+        let nodes = store.node_names().await.map_err(EnrichError::Targets)?;
+        targets.kubernetes_instances = kubernetes_instances(&nodes, directory);
+    }
     let known_types = store
         .known_instance_types()
         .await
@@ -65,16 +73,37 @@ pub async fn refresh_once<A: Ec2Api>(
     Ok(observation)
 }
 
+/// The instances the Kubernetes API names for the agents' nodes: each node of a cluster the
+/// directory describes whose Node object has an instance id in its `providerID`.
+pub fn kubernetes_instances(
+    nodes: &[(NodeId, String, String)],
+    directory: &dyn ClusterDirectory,
+) -> Vec<NodeInstance> {
+    nodes
+        .iter()
+        .filter(|(_, cluster, _)| directory.describes(cluster))
+        .filter_map(|(node_id, _, name)| {
+            let facts = directory.node(name)?;
+            Some(NodeInstance {
+                node_id: *node_id,
+                instance_id: facts.instance_id?,
+                instance_type: facts.instance_type,
+            })
+        })
+        .collect()
+}
+
 /// Refreshes at once and then every `settings.refresh_interval` until `shutdown` turns true.
 pub async fn run<A: Ec2Api>(
     api: A,
     store: Store,
     settings: Ec2Settings,
+    cluster: Option<Arc<dyn ClusterDirectory>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
         let attempted_at = Utc::now();
-        match refresh_once(&api, &store, &settings).await {
+        match refresh_once(&api, &store, &settings, cluster.as_deref()).await {
             Ok(obs) => tracing::info!(
                 calls = obs.calls,
                 enis = obs.enis.len(),

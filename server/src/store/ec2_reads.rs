@@ -132,6 +132,22 @@ impl Store {
             .collect()
     }
 
+    /// Every node: (id, cluster, name), for matching nodes with the Kubernetes API's.
+    pub async fn node_names(&self) -> Result<Vec<(NodeId, String, String)>, StoreError> {
+        let rows = sqlx::query("SELECT id, cluster, name FROM nodes ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    NodeId(row.try_get("id")?),
+                    row.try_get("cluster")?,
+                    row.try_get("name")?,
+                ))
+            })
+            .collect()
+    }
+
     /// Each node's EC2 instance and its type's limits. The node → instance mapping is the
     /// latest refresh's (an instance keeps its node for the node's life).
     pub async fn node_instance_limits(

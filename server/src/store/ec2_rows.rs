@@ -62,6 +62,8 @@ impl Store {
                 .collect::<Result<_, StoreError>>()?,
             subnet_ids,
             instance_ids,
+            // Not the store's: the enrichment task adds them from the Kubernetes API.
+            kubernetes_instances: Vec::new(),
         })
     }
 
