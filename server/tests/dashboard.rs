@@ -14,8 +14,8 @@ use axum::http::{Request, StatusCode, header};
 use common::TestDb;
 use common::fixtures::{Pod, node_state, pod, t};
 use http_body_util::BodyExt;
-use podwire_server::api::{AppState, app};
 use podwire_node_state::ec2::{Ec2Attachment, Ec2Eni, Ec2SecurityGroup};
+use podwire_server::api::{AppState, app};
 use podwire_server::enrich::model::{
     DescribedSubnet, Ec2Observation, InstanceTypeLimits, NodeInstance,
 };

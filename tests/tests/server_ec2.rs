@@ -71,7 +71,10 @@ fn pages_and_lists_show_ec2(
             sg.to_owned(),
             format!("{} · 192.168.0.0/19", seeded.subnet_id),
         ] {
-            assert!(html.contains(&expected), "{name}: page lacks {expected:?}\n{html}");
+            assert!(
+                html.contains(&expected),
+                "{name}: page lacks {expected:?}\n{html}"
+            );
         }
     }
 
@@ -89,7 +92,11 @@ fn pages_and_lists_show_ec2(
     let trunk_page = page(api, &format!("/enis/{trunk}"));
     for branch in &seeded.branches {
         assert!(branch_ids.contains(&branch.id.as_str()), "{trunk_answer:#}");
-        assert!(trunk_page.contains(&branch.id), "trunk page lacks {}", branch.id);
+        assert!(
+            trunk_page.contains(&branch.id),
+            "trunk page lacks {}",
+            branch.id
+        );
         // A branch ENI, which no ipamd lists, is found by id and names its trunk and its pod.
         let answer = api
             .json(&format!("/api/v1/enis/{}", branch.id))
@@ -103,7 +110,10 @@ fn pages_and_lists_show_ec2(
             .expect("a pod on the branch ENI");
         assert_eq!(answer["pods"][0]["name"], pod.name, "{answer:#}");
         let branch_page = page(api, &format!("/enis/{}", branch.id));
-        assert!(branch_page.contains(trunk.as_str()), "branch page lacks its trunk");
+        assert!(
+            branch_page.contains(trunk.as_str()),
+            "branch page lacks its trunk"
+        );
     }
 
     let free = moto.available_ips(&seeded.subnet_id).expect("subnet");

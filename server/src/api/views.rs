@@ -8,9 +8,9 @@ use podwire_node_state::resolver::{ProblemCode, Wiring};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::ec2_views::{Ec2EniView, Ec2SubnetView};
 use crate::enrich::model::InstanceTypeLimits;
 use crate::history::{IpamPool, NodeEni};
-use super::ec2_views::{Ec2EniView, Ec2SubnetView};
 use crate::read::{SnapshotMeta, SubnetSummary};
 use crate::store::queries::{AttachmentInterval, NodeLiveness};
 use crate::store::{EniInterval, NodeSummary, PoolInterval};

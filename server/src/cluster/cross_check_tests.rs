@@ -195,18 +195,8 @@ fn the_annotated_branch_eni_id_is_checked_against_ec2s_eni_joined_by_mac() {
             Some("eni-0aaaaaaaaaaaaaaaa"),
             Some(false),
         ),
-        (
-            "not described by EC2 yet",
-            Some(ANNOTATION),
-            None,
-            None,
-        ),
-        (
-            "no annotation",
-            None,
-            Some("eni-09a7a909e06fc4be6"),
-            None,
-        ),
+        ("not described by EC2 yet", Some(ANNOTATION), None, None),
+        ("no annotation", None, Some("eni-09a7a909e06fc4be6"), None),
         (
             "an unreadable annotation (flagged by the kernel checks already)",
             Some("[{\"eniId\":"),

@@ -63,10 +63,7 @@ fn described_hops(facts: &Ec2Facts, at_query: &str) -> Vec<Hop> {
         Hop {
             what: "ENI",
             text,
-            href: Some(format!(
-                "/enis/{}{at_query}",
-                enc(&e.network_interface_id)
-            )),
+            href: Some(format!("/enis/{}{at_query}", enc(&e.network_interface_id))),
         },
         Hop {
             what: "security groups",

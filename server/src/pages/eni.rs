@@ -92,14 +92,12 @@ pub(crate) async fn eni(
                 Some(a) => format!(
                     "{} · device index {}",
                     a.instance_id.as_deref().unwrap_or("no instance"),
-                    a.device_index.map_or_else(|| "?".to_owned(), |i| i.to_string())
+                    a.device_index
+                        .map_or_else(|| "?".to_owned(), |i| i.to_string())
                 ),
                 None => "not attached (a branch ENI rides on its trunk)".to_owned(),
             },
-            trunk: d
-                .trunk_eni_id
-                .as_ref()
-                .map(|t| (t.clone(), eni_href(t))),
+            trunk: d.trunk_eni_id.as_ref().map(|t| (t.clone(), eni_href(t))),
             branches: d
                 .ec2_branches
                 .iter()
@@ -116,7 +114,9 @@ pub(crate) async fn eni(
                         eni_href(id),
                         format!(
                             "vlan {} · {} · {}",
-                            b.eni.vlan_id().map_or_else(|| "?".to_owned(), |v| v.to_string()),
+                            b.eni
+                                .vlan_id()
+                                .map_or_else(|| "?".to_owned(), |v| v.to_string()),
                             b.eni.mac_address.as_deref().unwrap_or(""),
                             ips.join(" ")
                         ),

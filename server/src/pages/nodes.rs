@@ -68,9 +68,7 @@ pub(crate) async fn nodes(
                 host_local.iter().map(|p| p.free).sum::<i64>().to_string()
             } else if !ipamd.is_empty() {
                 match limits {
-                    Some(l) => {
-                        free_by_capacity(l, ipamd.iter().map(|p| p.total).sum()).to_string()
-                    }
+                    Some(l) => free_by_capacity(l, ipamd.iter().map(|p| p.total).sum()).to_string(),
                     None => crate::read::NOT_ENRICHED.to_owned(),
                 }
             } else {

@@ -42,7 +42,11 @@ pub(crate) fn disagreements(facts: &PodFacts, detail: &PodDetail) -> Vec<Vec<(St
                 .map(|e| e.eni.eni.network_interface_id.as_str());
             crate::cluster::cross_check(facts, &i.attachment.node, i.path.as_ref())
                 .into_iter()
-                .chain(crate::cluster::cross_check_ec2(facts, i.path.as_ref(), ec2_id))
+                .chain(crate::cluster::cross_check_ec2(
+                    facts,
+                    i.path.as_ref(),
+                    ec2_id,
+                ))
                 .filter(|c| !c.agrees)
                 .map(|c| (format!("kubernetes: {}", c.check), c.message))
                 .collect()

@@ -74,7 +74,9 @@ impl Reader {
     ) -> Result<EniDetail, ReadError> {
         let timeline = self.store.eni_timeline(eni_id).await?;
         let ec2 = self.ec2_facts_by_id(eni_id, at).await?;
-        if timeline.is_empty() && ec2.is_none() && !self.store.ec2_eni_ever_described(eni_id).await?
+        if timeline.is_empty()
+            && ec2.is_none()
+            && !self.store.ec2_eni_ever_described(eni_id).await?
         {
             return Err(ReadError::NotFound {
                 what: format!("ENI {eni_id}"),
