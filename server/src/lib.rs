@@ -13,6 +13,7 @@ pub mod api;
 pub mod cluster;
 pub mod config;
 pub mod enrich;
+pub mod error_chain;
 pub mod history;
 pub mod ingest;
 pub mod local_agent;

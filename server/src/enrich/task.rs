@@ -1,6 +1,7 @@
 //! The enrichment task: a refresh every `--ec2-refresh-interval` (the cache's TTL), each one's
 //! outcome written to the store, until shutdown.
 
+use crate::error_chain::error_chain;
 use std::error::Error as _;
 use std::sync::Arc;
 
@@ -22,18 +23,6 @@ pub enum EnrichError {
     Ec2(#[from] Ec2CallError),
     #[error("writing EC2's answers to the store")]
     Record(#[source] StoreError),
-}
-
-/// The error and its causes on one line: what the status row and the API show.
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// One refresh: targets from the store (and the instances the Kubernetes API names for the
@@ -111,7 +100,7 @@ pub async fn run<A: Ec2Api>(
                 "EC2 enrichment refreshed"
             ),
             Err(err) => {
-                let text = chain(&err);
+                let text = error_chain(&err);
                 tracing::warn!(error = %text, retry_in = ?settings.refresh_interval,
                     "EC2 enrichment failed; stored EC2 facts are marked stale");
                 if let Err(store_err) = store
