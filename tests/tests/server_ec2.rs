@@ -6,10 +6,14 @@
 //!
 //! Checked as a person would: `GET /api/v1/pods/{ns}/{name}` names each pod's ENI (id, type,
 //! security groups, subnet with CIDR and free count) for primary-, secondary- and branch-ENI
-//! pods; the free count follows moto when addresses are assigned; with moto down the paths are
-//! still served and enrichment is marked stale, and it recovers when moto is back (moto keeps
-//! state in memory only: the restarted, empty moto is seeded again with the same random seed, so
-//! it hands out the same ids and MACs); and `podwire-agent inspect --ec2-enis FILE`, given
+//! pods; the free count follows moto when addresses are assigned; with EC2 throttling (moto never
+//! throttles: the server reaches moto through [`Ec2Proxy`], which answers every call with EC2's
+//! `RequestLimitExceeded`, HTTP 503, while switched to it) each refresh retries its call with
+//! backoff, then the paths are still served and enrichment is marked stale with the reason, and it
+//! recovers when the throttling stops; with moto down (the proxy then closes each connection
+//! unanswered) the paths are still served and enrichment is marked stale, and it recovers when
+//! moto is back (moto keeps state in memory only: the restarted, empty moto is seeded again with
+//! the same random seed, so it hands out the same ids and MACs); and `podwire-agent inspect --ec2-enis FILE`, given
 //! moto's describe-network-interfaces JSON, names the same ENI for every pod as the API. The same
 //! facts reach the pod pages (the path ends at the ENI with type, security group and subnet), the
 //! ENI endpoint and page (a trunk lists its branches, a branch names its trunk), the subnets list
@@ -21,6 +25,7 @@ use common::{TOKEN, TestDatabase, logs, netns_path, pod_path, token_file, wait_u
 use podwire_e2e::agent::Inspect;
 use podwire_e2e::agent_run::AgentRun;
 use podwire_e2e::api::ApiClient;
+use podwire_e2e::moto::throttle::Ec2Proxy;
 use podwire_e2e::moto::{Moto, MotoNode};
 use podwire_e2e::relay::NetnsRelay;
 use podwire_e2e::server::{ServerOptions, ServerProcess};
@@ -30,6 +35,8 @@ use serde_json::Value;
 
 const CLUSTER: &str = "e2e";
 const BRANCH_PODS: usize = 2;
+/// `--ec2-retries`: a failed call is tried this many times more before the refresh fails.
+const RETRIES: u32 = 2;
 
 /// The ENI a pod should be named with: (id, type, security group id, security group name).
 fn expected_eni<'a>(seeded: &'a MotoNode, pod: &BuiltPod) -> (&'a str, &'static str, &'a str) {
@@ -158,6 +165,78 @@ fn interface_when(
     })
 }
 
+/// `enrichment.last_success` as a time.
+fn last_success(enrichment: &Value) -> chrono::DateTime<chrono::Utc> {
+    enrichment["last_success"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("no last_success: {enrichment:#}"))
+}
+
+/// EC2 throttling every call: each refresh tries its call `RETRIES + 1` times (with backoff)
+/// before it fails; the probe's path is still served with the ENI described before, marked stale
+/// with EC2's reason; once EC2 answers again, enrichment is fresh with a newer last success.
+fn survives_throttling(
+    api: &ApiClient,
+    proxy: &Ec2Proxy,
+    probe: &BuiltPod,
+    eni_id: &Value,
+    diagnostics: &dyn Fn() -> String,
+) {
+    let (_, fresh) = interface_when(
+        api,
+        probe,
+        "fresh before throttling",
+        diagnostics,
+        |_, a| a["enrichment"]["stale"] == false,
+    );
+    let described_before = last_success(&fresh);
+    proxy.throttle(true);
+    let (interface, enrichment) =
+        interface_when(api, probe, "stale while throttled", diagnostics, |_, a| {
+            a["enrichment"]["stale"] == true
+        });
+    let attempts = RETRIES + 1;
+    let error = enrichment["last_error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("RequestLimitExceeded") && error.contains(&format!("({attempts} attempts)")),
+        "the reason, after every retry: {enrichment:#}"
+    );
+    // A refresh is recorded as failed only after its last try, so the proxy has refused at
+    // least that many calls by now.
+    assert!(
+        proxy.throttled() >= u64::from(attempts),
+        "{} calls throttled; a refresh tries {attempts} times",
+        proxy.throttled()
+    );
+    assert!(
+        last_success(&enrichment) >= described_before,
+        "{enrichment:#}"
+    );
+    assert_eq!(
+        interface["ec2_eni"]["id"], *eni_id,
+        "the last description is kept"
+    );
+    assert!(
+        interface["egress_device"].is_string(),
+        "the path is still served"
+    );
+
+    let stale_since = last_success(&enrichment);
+    let forwarded = proxy.forwarded();
+    proxy.throttle(false);
+    let (interface, enrichment) = interface_when(
+        api,
+        probe,
+        "recovered from throttling",
+        diagnostics,
+        |_, a| a["enrichment"]["stale"] == false && last_success(&a["enrichment"]) > stale_since,
+    );
+    assert_eq!(enrichment["last_error"], Value::Null, "{enrichment:#}");
+    assert_eq!(interface["ec2_eni"]["id"], *eni_id);
+    assert!(proxy.forwarded() > forwarded, "moto answered again");
+}
+
 #[test]
 fn pod_paths_name_their_ec2_enis_and_survive_an_ec2_outage() {
     let mut moto = Moto::start().expect("start moto");
@@ -187,6 +266,14 @@ fn pod_paths_name_their_ec2_enis_and_survive_an_ec2_outage() {
         .build()
         .expect("build a VPC CNI node with moto's MACs");
 
+    let proxy = Ec2Proxy::start(moto.addr()).expect("start the EC2 proxy");
+    let mut env = moto.server_env();
+    for (name, value) in &mut env {
+        if name == "AWS_ENDPOINT_URL" {
+            *value = proxy.endpoint();
+        }
+    }
+
     let db = TestDatabase::create();
     let tokens = token_file(TOKEN);
     let server = ServerProcess::start(ServerOptions {
@@ -200,11 +287,11 @@ fn pod_paths_name_their_ec2_enis_and_survive_an_ec2_outage() {
             "--ec2-min-call-interval",
             "10ms",
             "--ec2-retries",
-            "1",
+            &RETRIES.to_string(),
         ]
         .map(str::to_owned)
         .to_vec(),
-        env: moto.server_env(),
+        env,
         ..ServerOptions::default()
     })
     .expect("start podwire-server");
@@ -305,6 +392,8 @@ fn pod_paths_name_their_ec2_enis_and_survive_an_ec2_outage() {
     interface_when(&api, probe, "free count dropped", &diagnostics, |i, _| {
         i["ec2_eni"]["subnet"]["available_ip_address_count"] == after
     });
+
+    survives_throttling(&api, &proxy, probe, &answered[0].1, &diagnostics);
 
     // EC2 down: paths still served with what was described, marked stale with the reason.
     moto.kill();

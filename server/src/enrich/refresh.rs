@@ -46,11 +46,15 @@ pub struct Page<T> {
 
 /// A failed EC2 call: whether trying again may help, and why.
 #[derive(Debug, thiserror::Error)]
-#[error("{operation} failed")]
+#[error("{operation} failed ({attempts} attempts)")]
 pub struct Ec2CallError {
     pub operation: &'static str,
     /// Throttling, a 5xx, a timeout or an unreachable endpoint.
     pub retryable: bool,
+    /// Tries of the call before it was given up: 1, or the refresh's retries + 1 for a
+    /// retryable failure (set by the [`Refresher`], so the status row says whether EC2 was
+    /// retried with backoff before the refresh failed).
+    pub attempts: u32,
     #[source]
     pub source: Box<dyn std::error::Error + Send + Sync>,
 }
@@ -285,11 +289,13 @@ impl<'a, A: Ec2Api> Refresher<'a, A> {
         let min_interval = self.policy.min_interval;
         let last_call = &mut self.last_call;
         let calls = &mut self.calls;
+        let mut attempts = 0;
         let attempt = || {
             let token = token.clone();
             let wait_until = last_call.map(|t| t + min_interval);
             *last_call = Some(Instant::now().max(wait_until.unwrap_or_else(Instant::now)));
             *calls += 1;
+            attempts += 1;
             async move {
                 if let Some(when) = wait_until {
                     tokio::time::sleep_until(when).await;
@@ -307,6 +313,7 @@ impl<'a, A: Ec2Api> Refresher<'a, A> {
             )
             .when(|err: &Ec2CallError| err.retryable)
             .await
+            .map_err(|err| Ec2CallError { attempts, ..err })
     }
 }
 

@@ -80,6 +80,7 @@ impl FakeEc2 {
             return Err(Ec2CallError {
                 operation: name,
                 retryable: true,
+                attempts: 1,
                 source: "throttled".into(),
             });
         }
@@ -257,6 +258,8 @@ async fn a_failure_that_outlasts_the_retries_fails_the_refresh() {
         4,
         "one try and three retries"
     );
+    assert_eq!(err.attempts, 4, "the error says how often it was tried");
+    assert!(err.to_string().contains("4 attempts"), "{err}");
 }
 
 #[test]

@@ -9,6 +9,7 @@ use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_ec2::Client;
+use aws_sdk_ec2::config::SharedHttpClient;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::types::{Filter, InstanceType};
 use aws_smithy_http_client::tls;
@@ -27,17 +28,10 @@ pub struct SdkEc2 {
 }
 
 impl SdkEc2 {
-    /// A client from the environment, as every AWS tool reads it. Installs ring as rustls's
-    /// process-wide provider first (a no-op if one is installed already).
+    /// A client from the environment, as every AWS tool reads it.
     pub async fn from_env() -> Self {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http_client = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(
-                tls::rustls_provider::CryptoMode::Ring,
-            ))
-            .build_https();
         let config = aws_config::defaults(BehaviorVersion::latest())
-            .http_client(http_client)
+            .http_client(http_client())
             .retry_config(RetryConfig::standard().with_max_attempts(1))
             .timeout_config(
                 TimeoutConfig::builder()
@@ -53,6 +47,20 @@ impl SdkEc2 {
     }
 }
 
+/// rustls on ring (installed as rustls's process-wide provider first, a no-op if one is
+/// installed already); plain `http://` endpoints (emulators) work through it too.
+fn http_client() -> SharedHttpClient {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
+}
+
+/// A failed call, retryable when trying again may help: the endpoint unreachable or slow, a
+/// 5xx, or throttling, which EC2 answers with `RequestLimitExceeded` (HTTP 503) and other AWS
+/// services with `Throttling` / `ThrottlingException`, whatever the status.
 fn call_error<E>(operation: &'static str, err: SdkError<E>) -> Ec2CallError
 where
     E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
@@ -73,6 +81,7 @@ where
     Ec2CallError {
         operation,
         retryable,
+        attempts: 1,
         source: Box::new(err),
     }
 }
@@ -254,3 +263,7 @@ impl Ec2Api for SdkEc2 {
         })
     }
 }
+
+#[cfg(test)]
+#[path = "sdk_tests.rs"]
+mod tests;

@@ -5,7 +5,10 @@
 //!
 //! moto keeps its state in memory: [`Moto::kill`] loses it, and [`Moto::restart`] starts an
 //! empty moto on the same port, which the test seeds again (new ids and MACs), so a recovered
-//! enrichment is told from the old one by what it describes.
+//! enrichment is told from the old one by what it describes. [`throttle::Ec2Proxy`] sits between
+//! a server and moto and answers as a throttled EC2 when told to, which moto never does.
+
+pub mod throttle;
 
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::PathBuf;
@@ -135,6 +138,11 @@ impl Moto {
             std::thread::sleep(Duration::from_millis(100));
         }
         Ok(())
+    }
+
+    /// The loopback address moto listens on (the same after [`Moto::restart`]).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
     /// `http://127.0.0.1:PORT`: what `AWS_ENDPOINT_URL` is set to.
