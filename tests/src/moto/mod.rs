@@ -4,8 +4,9 @@
 //! ids and MACs itself; [`MotoNode`] returns them so that the netns topology is built with them.
 //!
 //! moto keeps its state in memory: [`Moto::kill`] loses it, and [`Moto::restart`] starts an
-//! empty moto on the same port, which the test seeds again (new ids and MACs), so a recovered
-//! enrichment is told from the old one by what it describes. [`throttle::Ec2Proxy`] sits between
+//! empty moto on the same port, which the test seeds again; `seed.py` seeds moto's random
+//! generator before each create, so the reseeded moto hands out the same ids and MACs and the
+//! node's kernel state still matches it. [`throttle::Ec2Proxy`] sits between
 //! a server and moto and answers as a throttled EC2 when told to, which moto never does.
 
 pub mod throttle;
