@@ -50,7 +50,7 @@ async fn refused_upload(
         .send(agent_message::Message::Snapshot(proto::SnapshotUpload {
             sequence: 1,
             content_hash: hash.to_wire(),
-            snapshot: Some(snapshot),
+            body: Some(proto::snapshot_upload::Body::Snapshot(snapshot)),
         }))
         .await;
     refusal(agent.next().await)

@@ -26,9 +26,11 @@ pub mod proto {
     include!("generated/podwire.agent.v1.rs");
 }
 
+mod canonical_frame;
 mod content_hash;
 mod convert;
 
+pub use canonical_frame::{CANONICAL_ZSTD_LEVEL, CanonicalFrame, FrameError, open_frame};
 pub use content_hash::{ContentHash, ContentHashLengthError, canonical_encoding, content_hash};
 pub use convert::{FromWireError, WireProblem};
 

@@ -193,7 +193,12 @@ impl Session {
             kind: MessageKind::SnapshotUpload { sequence },
             violation: v.into(),
         })?;
-        let prepared = ingest.workers.prepare(&node.key, upload).await?;
+        let max_encoding_bytes =
+            usize::try_from(ingest.settings.max_message_bytes).unwrap_or(usize::MAX);
+        let prepared = ingest
+            .workers
+            .prepare(&node.key, upload, max_encoding_bytes)
+            .await?;
         let outcome = ingest.store.record_prepared(&prepared, Utc::now()).await?;
         node.sequence = sequence;
         node.latest = Some(NodeLatest {
