@@ -26,6 +26,10 @@ use podwire_server::store::blob::{self, BlobEncoding, SnapshotBlob};
 use podwire_server::store::{NodeKey, PreparedSnapshot};
 use prost::Message;
 
+/// mimalloc, as in `podwire-server` (why: `server/Cargo.toml`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const ROUNDS: u32 = 200;
 
 /// Mean CPU time of `f` over [`ROUNDS`] runs, in microseconds: this thread's user + system time,

@@ -17,6 +17,7 @@
 mod vpc_node;
 
 mod agents;
+mod cpu;
 mod fleet;
 mod history;
 mod sizes;
@@ -34,6 +35,10 @@ use sqlx::{ConnectOptions, Executor};
 use tokio::sync::{mpsc, watch};
 
 use agents::{Phase, Report};
+
+/// mimalloc, as in `podwire-server` (why: `server/Cargo.toml`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Benchmarks the ingest: changed snapshots/s, heartbeats/s, bytes stored, IP lookup latency.
 #[derive(Debug, Parser)]
@@ -155,6 +160,7 @@ async fn run(args: &Args, store: &Store) -> anyhow::Result<()> {
     }
 
     let before = sizes::Sizes::measure(store).await?;
+    let cpu_before = cpu::CpuTimes::now();
     let started = Instant::now();
     phase.send_replace(Phase::Changes);
     let (mut stored, mut unchanged) = (0u64, 0u64);
@@ -169,8 +175,10 @@ async fn run(args: &Args, store: &Store) -> anyhow::Result<()> {
         }
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let (bench_ms, postgres_ms) = cpu::CpuTimes::now().per_item_since(&cpu_before, stored);
     let after = sizes::Sizes::measure(store).await?;
 
+    let cpu_before = cpu::CpuTimes::now();
     let heartbeat_started = Instant::now();
     phase.send_replace(Phase::Heartbeats(heartbeat_started + args.heartbeat_time));
     let mut acked = 0u64;
@@ -180,6 +188,7 @@ async fn run(args: &Args, store: &Store) -> anyhow::Result<()> {
         }
     }
     let heartbeat_elapsed = heartbeat_started.elapsed().as_secs_f64();
+    let (beat_bench_ms, beat_postgres_ms) = cpu::CpuTimes::now().per_item_since(&cpu_before, acked);
     let _ = stop.send(true);
     running.shutdown().await;
     let _ = server.await;
@@ -192,8 +201,17 @@ async fn run(args: &Args, store: &Store) -> anyhow::Result<()> {
         stored as f64 / elapsed
     );
     println!(
+        "    CPU per stored snapshot: {bench_ms:.2} ms in this process (ingest and agents), {postgres_ms:.2} ms in postgres: {:.0}/s if they had both cores to themselves",
+        2000.0 / (bench_ms + postgres_ms)
+    );
+    println!(
         "  heartbeats: {:.0}/s  [≥ 10,000/s]  ({acked} acked in {heartbeat_elapsed:.1} s over {n} streams)",
         acked as f64 / heartbeat_elapsed
+    );
+    println!(
+        "    CPU per heartbeat: {:.1} µs in this process, {:.1} µs in postgres",
+        beat_bench_ms * 1e3,
+        beat_postgres_ms * 1e3
     );
     sizes::report(&before, &after, stored);
 
