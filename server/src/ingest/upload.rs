@@ -127,7 +127,10 @@ pub fn prepare_upload(
             if computed != claimed {
                 return Err(invalid(Violation::HashMismatch { claimed, computed }));
             }
-            let mut wire = proto::NodeSnapshot::decode(raw.as_slice())
+            let raw_len = raw.len();
+            // Decoded from `Bytes`, the snapshot's addresses and MACs (bytes fields) are views
+            // of the buffer instead of thousands of small copies.
+            let mut wire = proto::NodeSnapshot::decode(prost::bytes::Bytes::from(raw))
                 .map_err(|_| frame(FrameProblem::NotASnapshot))?;
             // The blob keeps no time: the canonical encoding has it zeroed, and the upload says
             // it beside the frame.
@@ -142,7 +145,7 @@ pub fn prepare_upload(
             let snapshot = NodeSnapshot::try_from(wire).map_err(|e| invalid(Violation::Wire(e)))?;
             let blob = SnapshotBlob {
                 hash: computed,
-                raw_len: raw.len(),
+                raw_len,
                 compressed: canonical.zstd_frame.into(),
             };
             (snapshot, blob)
