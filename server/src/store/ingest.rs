@@ -1,5 +1,12 @@
 //! Recording one node snapshot: the blob, the `snapshots` row and the history diff, in one
 //! transaction.
+//!
+//! A changed snapshot of a node whose ingest session remembers its open rows ([`CurrentRows`])
+//! costs six round trips: `BEGIN`, the node's row locked, the blob + snapshot + node pointer in
+//! one statement, the attachments closed and opened in one statement, the ENI samples when they
+//! changed, `COMMIT`. Without remembered rows the open ones are read first. The commit is durable
+//! (`synchronous_commit` as the server has it) before the agent is acked; concurrent sessions
+//! share WAL flushes (group commit), so durability costs latency, not throughput.
 
 use chrono::{DateTime, Utc};
 use podwire_node_state::NodeSnapshot;
