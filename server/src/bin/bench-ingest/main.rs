@@ -61,6 +61,9 @@ struct Args {
     /// "Who held IP X at T" questions asked.
     #[arg(long, default_value_t = 2000)]
     lookups: usize,
+    /// Uploads prepared at once (the ingest's semaphore); default one per core, as the server.
+    #[arg(long)]
+    upload_workers: Option<usize>,
 }
 
 #[tokio::main]
@@ -118,7 +121,10 @@ async fn run(args: &Args, store: &Store) -> anyhow::Result<()> {
         store.clone(),
         heartbeats.clone(),
         Arc::new(StaticTokens::new([agents::TOKEN])),
-        UploadWorkers::per_core(SnapshotLimits::default()),
+        match args.upload_workers {
+            Some(n) => UploadWorkers::new(n, SnapshotLimits::default()),
+            None => UploadWorkers::per_core(SnapshotLimits::default()),
+        },
         IngestSettings {
             allow_unauthenticated: false,
             max_message_bytes: 16 << 20,
