@@ -6,6 +6,7 @@
 //! re-resolves them whenever the resolver improves. The resolver therefore does no I/O and reads no
 //! clock: everything it needs is in the snapshot.
 
+pub mod ec2;
 pub mod model;
 pub mod resolver;
 pub mod wire;

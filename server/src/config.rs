@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::Parser;
 use sqlx::postgres::PgConnectOptions;
 
+use crate::enrich::{Ec2Settings, EnrichmentArgs, EnrichmentConfigError};
 use crate::local_agent::{self, LocalAgentError, LocalAgentProgram};
 
 /// `podwire-server`: stores every node's network state and answers for any pod, IP or time.
@@ -85,6 +86,12 @@ pub struct Args {
     /// binary, restarting it if it exits.
     #[arg(long)]
     pub local_agent: bool,
+
+    #[command(flatten)]
+    pub kubernetes: crate::cluster::KubernetesArgs,
+
+    #[command(flatten)]
+    pub enrichment: EnrichmentArgs,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, humantime::DurationError> {
@@ -106,6 +113,10 @@ pub struct Config {
     pub stale_after: Duration,
     pub heartbeat_flush: Duration,
     pub local_agent: Option<LocalAgentProgram>,
+    /// Watching the Kubernetes API, and TokenReview of agents' tokens.
+    pub kubernetes: crate::cluster::KubernetesSettings,
+    /// EC2 enrichment; `None` when off.
+    pub ec2: Option<Ec2Settings>,
 }
 
 /// How the gRPC ingest treats agents.
@@ -187,6 +198,10 @@ pub enum ConfigError {
     },
     #[error("--local-agent cannot start the agent")]
     LocalAgent(#[source] LocalAgentError),
+    #[error(transparent)]
+    Kubernetes(#[from] crate::cluster::settings::KubernetesConfigError),
+    #[error(transparent)]
+    Enrichment(#[from] EnrichmentConfigError),
 }
 
 impl Args {
@@ -235,6 +250,7 @@ impl Args {
         } else {
             None
         };
+        let ec2 = self.enrichment.settings()?;
         Ok(Config {
             http_listen: self.http_listen,
             grpc_listen: self.grpc_listen,
@@ -250,6 +266,10 @@ impl Args {
             stale_after: self.stale_after,
             heartbeat_flush: self.heartbeat_flush,
             local_agent,
+            kubernetes: self
+                .kubernetes
+                .validate(crate::cluster::settings::in_cluster_env())?,
+            ec2,
         })
     }
 }

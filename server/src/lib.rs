@@ -5,11 +5,15 @@
 //! Layout: [`config`] (the command line), [`startup`] (what `main` runs), [`ingest`] (the agents'
 //! gRPC streams), [`store`] (Postgres), [`history`] (pure derivation and diffing of history rows),
 //! [`read`] (read models shared by the API and the pages), [`api`] (REST handlers, one file per
-//! action), [`pages`] (the HTML dashboard, one file per page), [`local_postgres`] and
-//! [`local_agent`] (local mode).
+//! action), [`enrich`] (EC2 enrichment), [`pages`] (the HTML dashboard, one file per page),
+//! [`local_postgres`] and [`local_agent`] (local mode), [`cluster`] (Kubernetes: reflected pods
+//! and nodes, agent identity).
 
 pub mod api;
+pub mod cluster;
 pub mod config;
+pub mod enrich;
+pub mod error_chain;
 pub mod history;
 pub mod ingest;
 pub mod local_agent;

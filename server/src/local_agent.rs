@@ -159,6 +159,8 @@ impl LocalAgentProgram {
             "local",
             "--token-file",
             &token_file.display().to_string(),
+            // A server killed outright cannot stop its agent; the agent notices by itself.
+            "--exit-with-parent",
         ]
         .map(str::to_owned)
         .to_vec()
@@ -305,7 +307,8 @@ mod tests {
                 "--cluster",
                 "local",
                 "--token-file",
-                "/var/lib/podwire/local-agent.token"
+                "/var/lib/podwire/local-agent.token",
+                "--exit-with-parent"
             ]
         );
     }

@@ -1,6 +1,7 @@
 //! `podwire-server`: parses and checks its configuration, then hands over to
 //! [`podwire_server::startup::run`].
 
+use podwire_server::error_chain::error_chain;
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
@@ -24,7 +25,10 @@ fn main() -> ExitCode {
     let config = match Args::parse().validate() {
         Ok(config) => config,
         Err(err) => {
-            eprintln!("podwire-server: invalid configuration: {}", chain(&err));
+            eprintln!(
+                "podwire-server: invalid configuration: {}",
+                error_chain(&err)
+            );
             return ExitCode::from(2);
         }
     };
@@ -45,15 +49,4 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

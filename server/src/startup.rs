@@ -109,21 +109,25 @@ pub async fn serve_with(
         None => None,
     };
 
+    // Background tasks stop once both servers have stopped, whatever stopped them.
+    let (stop_tasks, tasks_stopped) = watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    let kubernetes = crate::cluster::start(&config.kubernetes, &mut tasks, tasks_stopped.clone())
+        .await
+        .context("starting the Kubernetes side")?;
+
     // The servers stop together: on the shutdown signal, or when either of them fails.
     let (stop_servers, servers_stopping) = watch::channel(false);
     let heartbeats = HeartbeatCoalescer::new();
     let ingest = IngestService::new(Ingest::new(
         store.clone(),
         heartbeats.clone(),
-        ingest::authenticator_for(&config, local_agent_token.as_ref()),
+        ingest::authenticator_for(&config, local_agent_token.as_ref(), kubernetes.token_review),
         UploadWorkers::per_core(SnapshotLimits::default()),
         config.ingest.clone(),
         servers_stopping.clone(),
     ));
 
-    // Background tasks stop once both servers have stopped, whatever stopped them.
-    let (stop_tasks, tasks_stopped) = watch::channel(false);
-    let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(heartbeats.run_flusher(
         store.clone(),
         config.heartbeat_flush,
@@ -134,6 +138,14 @@ pub async fn serve_with(
         retention,
         tasks_stopped.clone(),
     ));
+    spawn_enrichment(
+        &mut tasks,
+        &config,
+        &store,
+        kubernetes.directory.clone(),
+        &tasks_stopped,
+    )
+    .await;
     if let (Some(agent), Some(token)) = (config.local_agent.clone(), local_agent_token) {
         tasks.spawn(agent.supervise(grpc_addr, token, tasks_stopped.clone()));
     }
@@ -150,7 +162,7 @@ pub async fn serve_with(
         }
     };
     let http = async {
-        let app = api::app(AppState::new(store, stale_after));
+        let app = api::app(AppState::new(store, stale_after).with_cluster(kubernetes.directory));
         let served = axum::serve(listeners.http, app)
             .with_graceful_shutdown(wait(servers_stopping.clone()))
             .await
@@ -171,6 +183,43 @@ pub async fn serve_with(
     let _ = stop_tasks.send(true);
     while tasks.join_next().await.is_some() {}
     http_served.and(grpc_served)
+}
+
+/// Starts EC2 enrichment when it is on; it never blocks ingest or start-up.
+#[cfg(feature = "aws")]
+async fn spawn_enrichment(
+    tasks: &mut tokio::task::JoinSet<()>,
+    config: &Config,
+    store: &Store,
+    cluster: Option<std::sync::Arc<dyn crate::cluster::ClusterDirectory>>,
+    stop: &watch::Receiver<bool>,
+) {
+    if let Some(settings) = config.ec2.clone() {
+        tracing::info!(refresh_interval = ?settings.refresh_interval, "EC2 enrichment on");
+        let api = crate::enrich::sdk::SdkEc2::from_env().await;
+        tasks.spawn(crate::enrich::run(
+            api,
+            store.clone(),
+            settings,
+            cluster,
+            stop.clone(),
+        ));
+    }
+}
+
+#[cfg(not(feature = "aws"))]
+async fn spawn_enrichment(
+    _tasks: &mut tokio::task::JoinSet<()>,
+    config: &Config,
+    _store: &Store,
+    _cluster: Option<std::sync::Arc<dyn crate::cluster::ClusterDirectory>>,
+    _stop: &watch::Receiver<bool>,
+) {
+    if config.ec2.is_some() {
+        tracing::warn!(
+            "EC2 enrichment asked for, but this server was built without the `aws` feature"
+        );
+    }
 }
 
 /// Keeps trying while the database is unreachable (it may be starting too), up to

@@ -14,8 +14,12 @@ use axum::http::{Request, StatusCode, header};
 use common::TestDb;
 use common::fixtures::{Pod, node_state, pod, t};
 use http_body_util::BodyExt;
+use podwire_node_state::ec2::{Ec2Attachment, Ec2Eni, Ec2SecurityGroup};
 use podwire_server::api::{AppState, app};
-use podwire_server::store::NodeKey;
+use podwire_server::enrich::model::{
+    DescribedSubnet, Ec2Observation, InstanceTypeLimits, NodeInstance,
+};
+use podwire_server::store::{EniFilter, NodeKey};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -42,7 +46,81 @@ impl Fixture {
             pod("web", "api-1", 4026532103, "172.31.60.12"),
         ];
         f.record("ip-172-31-60-2", t(12, 0), &others).await;
+        f.describe_in_ec2().await;
         f
+    }
+
+    /// What EC2 enrichment would have stored for `ip-172-31-55-1` by 12:00: its ENIs as EC2
+    /// describes them (ids and MACs as the node reports them), their subnet with a free count
+    /// that drops at 12:10, and its m5.large instance. The other node stays undescribed.
+    async fn describe_in_ec2(&self) {
+        let store = &self.db.store;
+        let enis = store
+            .enis_at(
+                &EniFilter {
+                    node: Some("ip-172-31-55-1".into()),
+                    ..EniFilter::default()
+                },
+                t(12, 10),
+            )
+            .await
+            .expect("node's ENIs");
+        let node_id = enis.first().expect("the node reports ENIs").node_id;
+        let described: Vec<Ec2Eni> = enis
+            .iter()
+            .map(|e| Ec2Eni {
+                network_interface_id: e.eni.eni_id.clone(),
+                interface_type: Some("interface".into()),
+                description: Some(if e.eni.is_primary {
+                    String::new()
+                } else {
+                    "aws-K8S-i-0a1b2c3d4e5f60718".into()
+                }),
+                mac_address: e.eni.mac.map(|m| m.to_string()),
+                subnet_id: e.eni.subnet_id.clone(),
+                vpc_id: Some("vpc-0c0ffee0c0ffee000".into()),
+                groups: vec![Ec2SecurityGroup {
+                    group_id: "sg-0e1e2e3e4e5e6e7e8".into(),
+                    group_name: Some("eks-node".into()),
+                }],
+                attachment: Some(Ec2Attachment {
+                    instance_id: Some("i-0a1b2c3d4e5f60718".into()),
+                    device_index: Some(i32::try_from(e.eni.device_number).unwrap()),
+                    ..Ec2Attachment::default()
+                }),
+                ..Ec2Eni::default()
+            })
+            .collect();
+        let subnet = |available| DescribedSubnet {
+            subnet_id: "subnet-0a1b2c3d4e5f60718".into(),
+            vpc_id: Some("vpc-0c0ffee0c0ffee000".into()),
+            cidr: Some("172.31.48.0/20".parse().unwrap()),
+            availability_zone: Some("eu-west-1a".into()),
+            available: Some(available),
+        };
+        for (at, available) in [(t(12, 0), 4000), (t(12, 10), 3990)] {
+            store
+                .record_ec2_refresh(&Ec2Observation {
+                    at,
+                    asked_macs: described.iter().filter_map(Ec2Eni::mac).collect(),
+                    enis: described.clone(),
+                    subnets: vec![subnet(available)],
+                    instance_types: vec![InstanceTypeLimits {
+                        instance_type: "m5.large".into(),
+                        max_enis: 3,
+                        ipv4_per_eni: 10,
+                        ipv6_per_eni: Some(10),
+                    }],
+                    node_instances: vec![NodeInstance {
+                        node_id,
+                        instance_id: "i-0a1b2c3d4e5f60718".into(),
+                        instance_type: Some("m5.large".into()),
+                    }],
+                    calls: 4,
+                })
+                .await
+                .expect("record an EC2 refresh");
+        }
     }
 
     /// Stores the node's real snapshot (a VPC CNI node with ipamd state), resolved by the real
@@ -329,6 +407,12 @@ async fn key_pages_render_as_before() {
             "/nodes/prod/ip-172-31-55-1/diff?from=2026-11-20T12:05:00Z&to=2026-11-20T12:15:00Z",
         ),
         ("search", "/search?q=172.31.55.218&at=2026-11-20T12:05:00Z"),
+        ("eni", "/enis/eni-0bc88d2e1f78e70a2?at=2026-11-20T12:15:00Z"),
+        ("subnets", "/subnets?at=2026-11-20T12:15:00Z"),
+        (
+            "subnet",
+            "/subnets/subnet-0a1b2c3d4e5f60718?at=2026-11-20T12:15:00Z&days=1",
+        ),
     ] {
         let (status, content_type, body) = f.get(uri).await;
         assert_eq!(status, StatusCode::OK, "{uri}: {body}");

@@ -97,6 +97,7 @@ pub struct Inspect {
     probe: Option<IpAddr>,
     pod: Option<String>,
     hold: Option<PathBuf>,
+    ec2_enis: Option<PathBuf>,
 }
 
 impl Inspect {
@@ -109,6 +110,7 @@ impl Inspect {
             probe: Some(node.probe),
             pod: None,
             hold: None,
+            ec2_enis: None,
         }
     }
 
@@ -121,6 +123,12 @@ impl Inspect {
     /// `--pod NAMESPACE/NAME`.
     pub fn pod(mut self, qualified_name: &str) -> Self {
         self.pod = Some(qualified_name.to_owned());
+        self
+    }
+
+    /// `--ec2-enis FILE` (describe-network-interfaces JSON).
+    pub fn ec2_enis(mut self, file: &std::path::Path) -> Self {
+        self.ec2_enis = Some(file.to_owned());
         self
     }
 
@@ -150,6 +158,9 @@ impl Inspect {
             cmd = cmd
                 .arg("--hold-after-discovery")
                 .arg(hold.to_string_lossy());
+        }
+        if let Some(file) = &self.ec2_enis {
+            cmd = cmd.arg("--ec2-enis").arg(file.to_string_lossy());
         }
         if json {
             cmd = cmd.arg("--json");
@@ -343,6 +354,11 @@ pub struct PodReport {
     pub table: Option<u32>,
     pub egress_device: Option<String>,
     pub eni_mac: Option<String>,
+    /// With `--ec2-enis`: the ENI with that MAC, and its type.
+    #[serde(default)]
+    pub eni_id: Option<String>,
+    #[serde(default)]
+    pub eni_type: Option<String>,
     pub vlan_id: Option<u16>,
     pub trunk_device: Option<String>,
     pub wiring: String,

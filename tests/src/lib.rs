@@ -7,7 +7,8 @@
 //! run` inside a node ([`agent_run`]) against a `podwire-server` process ([`server`]) reached
 //! through a relay on the node's loopback ([`relay`]), and asks its REST API ([`api`]); changes a
 //! built VPC CNI node as VPC CNI would (`BuiltNode::move_pod_to_eni`, `add_pod`, `remove_pod`); and
-//! implements the iproute2 procedure the agent is benchmarked against ([`iproute2`]).
+//! implements the iproute2 procedure the agent is benchmarked against ([`iproute2`]); and stands in
+//! for a Kubernetes API server with recorded objects ([`kube_api`]).
 //!
 //! Everything here needs root and leaves the machine's own network namespace untouched: every
 //! namespace it creates carries the prefix `pw<pid>x<n>-` and is removed when its guard drops.
@@ -21,6 +22,8 @@ pub mod ground_truth;
 pub mod host_root;
 pub mod ids;
 pub mod iproute2;
+pub mod kube_api;
+pub mod moto;
 pub mod netns;
 pub mod relay;
 pub mod server;

@@ -257,6 +257,11 @@ impl ServerProcess {
         matches!(self.exit_status(), Ok(None))
     }
 
+    /// The server's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// SIGKILL, as when the node or the container dies: no orderly shutdown at all.
     pub fn kill(&mut self) -> Result<ExitStatus, ServerError> {
         let mut child = self.child.take().ok_or(ServerError::NotRunning)?;

@@ -3,7 +3,8 @@
 //! for this machine (cluster `local`, named by the hostname) with a token of its own, and this
 //! machine appears in `GET /api/v1/nodes` with its agent connected. This machine's own namespace
 //! holds no pods, and none are expected; the node must be there, alive, with a stored snapshot.
-//! SIGTERM stops the server, the agent and the private Postgres.
+//! SIGTERM stops the server, the agent and the private Postgres; a server killed outright
+//! (SIGKILL, no chance to stop anything) still leaves no agent behind.
 
 mod common;
 
@@ -12,7 +13,7 @@ use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use common::{caught_up, nodes, wait_until};
+use common::{TestDatabase, caught_up, nodes, wait_until};
 use podwire_e2e::server::{ServerOptions, ServerProcess, free_port};
 use serde_json::Value;
 
@@ -120,5 +121,61 @@ fn local_mode_with_its_local_agent_shows_this_machine_as_a_live_node() {
     assert!(
         !alive(postmaster),
         "the private Postgres stopped with the server"
+    );
+}
+
+/// The `podwire-agent` processes whose parent is `parent`.
+fn agent_children(parent: u32) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                let Some((head, rest)) = stat.rsplit_once(')') else {
+                    return false;
+                };
+                let ppid = rest.split_whitespace().nth(1);
+                head.ends_with("(podwire-agent") && ppid == Some(parent.to_string().as_str())
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn a_killed_server_leaves_no_local_agent_behind() {
+    let db = TestDatabase::create();
+    let status_port = free_port().expect("a free port");
+    let mut server = ServerProcess::start(ServerOptions {
+        database_url: Some(db.url.clone()),
+        local_agent: true,
+        env: vec![(
+            "PODWIRE_STATUS_LISTEN".to_owned(),
+            format!("127.0.0.1:{status_port}"),
+        )],
+        ..ServerOptions::default()
+    })
+    .expect("start podwire-server --local-agent");
+    wait_until(
+        "the local agent connected and caught up",
+        || format!("--- server log ---\n{}", server.log()),
+        || agent_status(status_port).filter(caught_up),
+    );
+    let server_pid = server.pid().expect("the server's pid");
+    let agents = agent_children(server_pid);
+    assert_eq!(agents.len(), 1, "one local agent, a child of the server");
+    let agent = agents[0];
+
+    server.kill().expect("SIGKILL the server");
+    // Nobody told the agent: it notices its parent is gone and stops by itself.
+    wait_until(
+        "the orphaned local agent stopped",
+        || format!("--- server log ---\n{}", server.log()),
+        || (!alive(agent)).then_some(()),
+    );
+    assert!(
+        agent_status(status_port).is_none(),
+        "its status endpoint is closed"
     );
 }

@@ -8,6 +8,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Args;
 
+use podwire_node_state::ec2::{DescribedEnis, EniIndex};
+
 use super::report::{self, PodFilter};
 use crate::collect::{self, CollectConfig, PhaseTimings};
 
@@ -52,6 +54,11 @@ pub struct InspectArgs {
     /// Threads that enter pod namespaces.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     workers: u16,
+    /// JSON of `aws ec2 describe-network-interfaces` (`{"NetworkInterfaces": [...]}`): each
+    /// pod's ENI id and type (primary, secondary, trunk, branch) are then shown, joined by MAC
+    /// the way the server joins them.
+    #[arg(long, value_name = "FILE")]
+    ec2_enis: Option<PathBuf>,
     /// Print how long each phase of the run took on standard error (for profiling).
     #[arg(long)]
     timings: bool,
@@ -61,6 +68,8 @@ pub struct InspectArgs {
 }
 
 pub fn run(args: InspectArgs) -> anyhow::Result<()> {
+    // Read before collecting: a bad file fails at once, before namespaces are entered.
+    let described = args.ec2_enis.as_deref().map(read_ec2_enis).transpose()?;
     let config = CollectConfig {
         cluster: args.cluster,
         node_name: args.node,
@@ -78,7 +87,10 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
         collect::collect_and_resolve(&config, &timings)
     });
     let (snapshot, resolution) = (&collection.snapshot, &collection.resolution);
-    let report = report::Report::new(snapshot, resolution, args.pod.as_ref());
+    let index = described
+        .as_ref()
+        .map(|d| EniIndex::new(&d.network_interfaces));
+    let report = report::Report::new(snapshot, resolution, args.pod.as_ref(), index.as_ref());
 
     timings.time("output", || {
         let stdout = std::io::stdout();
@@ -101,6 +113,18 @@ pub fn run(args: InspectArgs) -> anyhow::Result<()> {
     std::mem::forget(report);
     std::mem::forget(collection);
     Ok(())
+}
+
+/// `--ec2-enis FILE`, parsed.
+fn read_ec2_enis(path: &std::path::Path) -> anyhow::Result<DescribedEnis> {
+    let text = std::fs::read(path)
+        .with_context(|| format!("cannot read --ec2-enis {}", path.display()))?;
+    serde_json::from_slice(&text).with_context(|| {
+        format!(
+            "--ec2-enis {} is not the JSON of `aws ec2 describe-network-interfaces`",
+            path.display()
+        )
+    })
 }
 
 /// The phase table on standard error: start and length of each phase, in milliseconds.

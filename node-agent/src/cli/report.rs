@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::str::FromStr;
 use std::time::{Duration, UNIX_EPOCH};
 
+use podwire_node_state::ec2::{EniIndex, EniKind};
 use podwire_node_state::resolver::{KernelCheck, NodeResolution, PodPath, Probe, Problem, Wiring};
 use podwire_node_state::{MacAddr, NodeSnapshot, SourceError, table};
 use serde::Serialize;
@@ -41,6 +42,9 @@ impl PodFilter {
 pub struct Report<'a> {
     node: NodeSection<'a>,
     pods: Vec<PodRow<'a>>,
+    /// `--ec2-enis` was given: the table shows each pod's ENI id and type.
+    #[serde(skip)]
+    with_ec2: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -67,6 +71,11 @@ struct PodRow<'a> {
     table: Option<u32>,
     egress_device: Option<&'a str>,
     eni_mac: Option<MacAddr>,
+    /// The ENI with that MAC in `--ec2-enis` (absent without the flag).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    eni_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    eni_type: Option<EniKind>,
     vlan_id: Option<u16>,
     trunk_device: Option<&'a str>,
     wiring: Wiring,
@@ -76,9 +85,14 @@ struct PodRow<'a> {
 }
 
 impl<'a> PodRow<'a> {
-    fn new(pod: &'a PodPath) -> Self {
+    fn new(pod: &'a PodPath, ec2: Option<&EniIndex<'a>>) -> Self {
         let egress = pod.egress.as_ref();
+        let eni_mac = egress.and_then(|e| e.eni_mac);
+        // The same join by MAC the server's pod path makes.
+        let described = ec2.and_then(|index| index.pod_eni(eni_mac));
         PodRow {
+            eni_id: described.map(|(eni, _)| eni.network_interface_id.as_str()),
+            eni_type: described.map(|(_, kind)| kind),
             namespace: pod.namespace.as_deref(),
             name: pod.name.as_deref(),
             ip: pod.pod_interface.ip.map(|net| net.addr()),
@@ -88,7 +102,7 @@ impl<'a> PodRow<'a> {
             egress_device: egress
                 .and_then(|e| e.egress_device.as_ref())
                 .map(|l| l.name.as_str()),
-            eni_mac: egress.and_then(|e| e.eni_mac),
+            eni_mac,
             vlan_id: egress.and_then(|e| e.vlan_id),
             trunk_device: egress.and_then(|e| e.trunk_device.as_deref()),
             wiring: pod.wiring,
@@ -109,6 +123,7 @@ impl<'a> Report<'a> {
         snapshot: &'a NodeSnapshot,
         resolution: &'a NodeResolution,
         filter: Option<&PodFilter>,
+        ec2: Option<&EniIndex<'a>>,
     ) -> Self {
         let node = &snapshot.node;
         let collected_at = u64::try_from(node.collected_at_unix_ms)
@@ -132,8 +147,9 @@ impl<'a> Report<'a> {
                 .pods
                 .iter()
                 .filter(|pod| filter.is_none_or(|f| f.matches(pod)))
-                .map(PodRow::new)
+                .map(|pod| PodRow::new(pod, ec2))
                 .collect(),
+            with_ec2: ec2.is_some(),
         }
     }
 
@@ -163,7 +179,7 @@ impl<'a> Report<'a> {
         }
         writeln!(out)?;
 
-        const HEADER: [&str; 9] = [
+        let mut header: Vec<&str> = vec![
             "NAMESPACE/NAME",
             "IP",
             "HOST VETH",
@@ -174,14 +190,23 @@ impl<'a> Report<'a> {
             "WIRING",
             "PROBLEMS",
         ];
-        let rows: Vec<[String; 9]> = self.pods.iter().map(table_row).collect();
-        let mut widths = HEADER.map(str::len);
+        if self.with_ec2 {
+            // Beside the ENI MAC they were joined on.
+            header.splice(7..7, ["ENI", "ENI TYPE"]);
+        }
+        let rows: Vec<Vec<String>> = self
+            .pods
+            .iter()
+            .map(|pod| table_row(pod, self.with_ec2))
+            .collect();
+        let header: Vec<String> = header.into_iter().map(str::to_owned).collect();
+        let mut widths: Vec<usize> = header.iter().map(String::len).collect();
         for row in &rows {
             for (width, cell) in widths.iter_mut().zip(row) {
                 *width = (*width).max(cell.chars().count());
             }
         }
-        write_row(out, &HEADER.map(str::to_owned), &widths)?;
+        write_row(out, &header, &widths)?;
         for row in &rows {
             write_row(out, row, &widths)?;
         }
@@ -192,7 +217,7 @@ impl<'a> Report<'a> {
     }
 }
 
-fn table_row(pod: &PodRow<'_>) -> [String; 9] {
+fn table_row(pod: &PodRow<'_>, with_ec2: bool) -> Vec<String> {
     let dash = || "-".to_owned();
     let name = match (pod.namespace, pod.name) {
         (Some(ns), Some(name)) => format!("{ns}/{name}"),
@@ -219,7 +244,7 @@ fn table_row(pod: &PodRow<'_>) -> [String; 9] {
             .collect::<Vec<_>>()
             .join("; ")
     };
-    [
+    let mut row = vec![
         name,
         pod.ip.map_or_else(dash, |ip| ip.to_string()),
         pod.host_veth.map_or_else(dash, str::to_owned),
@@ -227,12 +252,17 @@ fn table_row(pod: &PodRow<'_>) -> [String; 9] {
         pod.table.map_or_else(dash, table::name),
         egress,
         pod.eni_mac.map_or_else(dash, |m| m.to_string()),
-        pod.wiring.as_str().to_owned(),
-        problems,
-    ]
+    ];
+    if with_ec2 {
+        row.push(pod.eni_id.map_or_else(dash, str::to_owned));
+        row.push(pod.eni_type.map_or_else(dash, |k| k.as_str().to_owned()));
+    }
+    row.push(pod.wiring.as_str().to_owned());
+    row.push(problems);
+    row
 }
 
-fn write_row(out: &mut impl Write, row: &[String; 9], widths: &[usize; 9]) -> io::Result<()> {
+fn write_row(out: &mut impl Write, row: &[String], widths: &[usize]) -> io::Result<()> {
     let last = row.len() - 1;
     for (i, (cell, width)) in row.iter().zip(widths).enumerate() {
         if i == last {

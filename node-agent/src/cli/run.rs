@@ -123,6 +123,11 @@ pub struct RunArgs {
         value_name = "ADDR"
     )]
     status_listen: String,
+    /// Stop when the process that started the agent exits, even if it could not say so (killed
+    /// with SIGKILL): for a supervisor such as `podwire-server --local-agent`, so that a
+    /// restarted supervisor never finds a second agent streaming for the same node.
+    #[arg(long)]
+    exit_with_parent: bool,
 }
 
 impl RunArgs {
@@ -201,6 +206,7 @@ impl RunArgs {
                 },
             },
             status_listen,
+            exit_with_parent: self.exit_with_parent,
         })
     }
 }
@@ -256,8 +262,17 @@ pub fn main(args: RunArgs) -> ExitCode {
             None => None,
         };
         let (stop, shutdown) = watch::channel(false);
+        let parent = config.exit_with_parent.then(std::os::unix::process::parent_id);
         tokio::spawn(async move {
-            wait_for_signal().await;
+            match parent {
+                Some(parent) => tokio::select! {
+                    () = wait_for_signal() => {}
+                    () = parent_gone(parent) => {
+                        tracing::warn!(parent, "the process that started the agent is gone");
+                    }
+                },
+                None => wait_for_signal().await,
+            }
             tracing::info!("stopping");
             let _ = stop.send(true);
         });
@@ -267,6 +282,19 @@ pub fn main(args: RunArgs) -> ExitCode {
     // A collection in progress may still hold a blocking thread; it is not waited for long.
     runtime.shutdown_timeout(crate::run::STOP_GRACE);
     code
+}
+
+/// Resolves once the agent's parent is no longer `parent`: when a parent dies its children are
+/// handed to init (or a subreaper), so a changed parent id means the starter is gone. Polled,
+/// because the kernel's parent-death signal follows the starting thread, not the process.
+async fn parent_gone(parent: u32) {
+    let mut poll = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        poll.tick().await;
+        if std::os::unix::process::parent_id() != parent {
+            return;
+        }
+    }
 }
 
 /// SIGTERM (Kubernetes stopping the pod) or SIGINT.

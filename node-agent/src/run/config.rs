@@ -22,6 +22,8 @@ pub struct RunConfig {
     pub connection: ConnectionSettings,
     /// The local status endpoint; `None` when disabled (`--status-listen none`).
     pub status_listen: Option<SocketAddr>,
+    /// Stop when the parent process is gone (`--exit-with-parent`).
+    pub exit_with_parent: bool,
 }
 
 /// When node changes turn into collections.

@@ -98,6 +98,8 @@ impl CsvRow for NodeSummaryView {
         "pods",
         "pods_with_problems",
         "enis",
+        "max_enis",
+        "ip_capacity",
         "ips_assigned",
         "ips_free",
         "ips_total",
@@ -114,6 +116,8 @@ impl CsvRow for NodeSummaryView {
             self.pods.to_string(),
             self.pods_with_problems.to_string(),
             self.enis.to_string(),
+            opt(&self.max_enis),
+            opt(&self.ip_capacity),
             sum(|p| p.assigned).to_string(),
             sum(|p| p.free).to_string(),
             sum(|p| p.total).to_string(),
@@ -138,10 +142,14 @@ impl CsvRow for EniIntervalView {
         "ip_capacity",
         "assigned",
         "valid_from",
+        "type",
+        "description",
+        "security_groups",
     ];
 
     fn fields(&self) -> Vec<String> {
         let e = &self.eni;
+        let ec2 = self.ec2.as_ref();
         vec![
             self.cluster.clone(),
             self.node.clone(),
@@ -156,20 +164,43 @@ impl CsvRow for EniIntervalView {
             e.ip_capacity.to_string(),
             e.assigned.to_string(),
             self.valid_from.to_rfc3339(),
+            ec2.map(|x| x.kind.to_owned()).unwrap_or_default(),
+            opt(&ec2.and_then(|x| x.description.clone())),
+            ec2.map(|x| {
+                x.security_groups
+                    .iter()
+                    .map(|g| g.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default(),
         ]
     }
 }
 
 impl CsvRow for SubnetView {
-    const HEADER: &'static [&'static str] = &["subnet_id", "enis", "nodes", "held", "assigned"];
+    const HEADER: &'static [&'static str] = &[
+        "subnet_id",
+        "enis",
+        "nodes",
+        "held",
+        "assigned",
+        "cidr",
+        "available_ip_address_count",
+        "utilization_percent",
+    ];
 
     fn fields(&self) -> Vec<String> {
+        let ec2 = self.ec2.as_ref();
         vec![
             self.subnet_id.clone(),
             self.enis.to_string(),
             self.nodes.to_string(),
             self.held.to_string(),
             self.assigned.to_string(),
+            ec2.and_then(|e| e.cidr.clone()).unwrap_or_default(),
+            opt(&ec2.and_then(|e| e.available_ip_address_count)),
+            opt(&self.utilization_percent.map(|u| format!("{u:.1}"))),
         ]
     }
 }

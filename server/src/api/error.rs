@@ -3,6 +3,7 @@
 //! earlier `error` code and `message` members so clients of the first API keep working.
 //! Internal detail (SQL, blob decoding) is logged here, once, and never sent.
 
+use crate::error_chain::error_chain;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -128,16 +129,4 @@ impl IntoResponse for ApiError {
         );
         response
     }
-}
-
-/// "a: b: c" for logs.
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

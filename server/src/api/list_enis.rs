@@ -8,9 +8,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::csv::csv_response;
+use super::ec2_views::Ec2EniView;
 use super::error::Problem;
 use super::views::EniIntervalView;
 use super::{ApiError, AppState, params};
+use crate::read::Ec2Facts;
 use crate::store::EniFilter;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -33,7 +35,8 @@ pub(crate) struct EnisResponse {
     enis: Vec<EniIntervalView>,
 }
 
-/// The ENIs the nodes' ipamds reported at `at`.
+/// The ENIs the nodes' ipamds reported at `at`, each with EC2's description then (type,
+/// description, security groups, subnet with CIDR and free count) once enrichment described it.
 #[utoipa::path(get, path = "/api/v1/enis", tag = "enis", params(EnisQuery),
     responses(
         (status = 200, description = "ENIs (JSON or CSV)", content((EnisResponse = "application/json"), (String = "text/csv"))),
@@ -53,12 +56,33 @@ pub(crate) async fn list_enis(
         subnet_id: params::filter(query.subnet),
         ..EniFilter::default()
     };
-    let enis: Vec<EniIntervalView> = state
-        .store
-        .enis_at(&filter, at)
-        .await?
+    let intervals = state.store.enis_at(&filter, at).await?;
+    // EC2's descriptions then, joined by id: one query for the ENIs, one lookup per subnet.
+    let ids: Vec<String> = intervals.iter().map(|e| e.eni.eni_id.clone()).collect();
+    let mut described = state.store.ec2_enis_by_ids_at(&ids, at).await?;
+    let mut subnet_ids: Vec<String> = described
+        .values()
+        .filter_map(|e| e.eni.subnet_id.clone())
+        .collect();
+    subnet_ids.sort();
+    subnet_ids.dedup();
+    let subnets = state.store.ec2_subnets_at(&subnet_ids, at).await?;
+    let enis: Vec<EniIntervalView> = intervals
         .into_iter()
-        .map(EniIntervalView::from)
+        .map(|interval| {
+            let ec2 = described.remove(&interval.eni.eni_id).map(|eni| {
+                let subnet = eni
+                    .eni
+                    .subnet_id
+                    .as_ref()
+                    .and_then(|id| subnets.get(id).cloned());
+                Ec2EniView::from(Ec2Facts { eni, subnet })
+            });
+            EniIntervalView {
+                ec2,
+                ..EniIntervalView::from(interval)
+            }
+        })
         .collect();
     if csv {
         return csv_response(&enis);

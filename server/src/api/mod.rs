@@ -7,11 +7,13 @@
 //! `application/problem+json` body in one place.
 
 mod csv;
+mod ec2_views;
 mod error;
 mod get_eni;
 mod get_node;
 mod health;
 mod ip_holders;
+mod kubernetes;
 mod list_enis;
 mod list_ipam_pools;
 mod list_nodes;
@@ -50,6 +52,8 @@ pub struct AppState {
     pub resolver: PathResolver,
     /// A node not heard from for this long is reported stale.
     pub stale_after: chrono::Duration,
+    /// What the Kubernetes API says about pods and nodes (`None`: not watched).
+    pub cluster: Option<Arc<dyn crate::cluster::ClusterDirectory>>,
 }
 
 impl AppState {
@@ -58,7 +62,17 @@ impl AppState {
             store,
             resolver: Arc::new(podwire_node_state::resolver::resolve),
             stale_after,
+            cluster: None,
         }
+    }
+
+    /// The same state with the Kubernetes facts of `cluster`.
+    pub fn with_cluster(
+        mut self,
+        cluster: Option<Arc<dyn crate::cluster::ClusterDirectory>>,
+    ) -> Self {
+        self.cluster = cluster;
+        self
     }
 
     /// The read models over this state's store and resolver.
@@ -76,6 +90,7 @@ impl std::fmt::Debug for AppState {
         f.debug_struct("AppState")
             .field("store", &self.store)
             .field("stale_after", &self.stale_after)
+            .field("cluster", &self.cluster)
             .finish_non_exhaustive()
     }
 }
@@ -92,6 +107,7 @@ impl std::fmt::Debug for AppState {
     tags(
         (name = "nodes"), (name = "pods"), (name = "enis"), (name = "subnets"), (name = "ipam"),
         (name = "history", description = "IP at T, pod timelines, node diffs"), (name = "search"),
+        (name = "kubernetes", description = "What the server reads from the Kubernetes API"),
     )
 )]
 struct ApiDoc;
@@ -113,6 +129,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .routes(routes!(list_ipam_pools::list_ipam_pools))
         .routes(routes!(ip_holders::ip_holders))
         .routes(routes!(search::search))
+        .routes(routes!(kubernetes::kubernetes_status))
         .split_for_parts();
     router
         .route("/healthz", get(health::healthz))

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::ec2_views::Ec2SubnetView;
 use super::error::Problem;
 use super::{ApiError, AppState, params};
 
@@ -33,11 +34,21 @@ pub(crate) struct SubnetHistoryResponse {
     to: DateTime<Utc>,
     /// A step function: each point holds until the next.
     points: Vec<SubnetPointView>,
-    /// EC2's free-address count over time comes with enrichment: `not enriched` here.
-    ec2_available: &'static str,
+    /// EC2's AvailableIpAddressCount over the period, a step function like `points`: the
+    /// sample in force at `from` (if any) and every change after. Empty before enrichment.
+    ec2_available: Vec<FreeSampleView>,
+    /// EC2's description of the subnet at `to` (CIDR, VPC, zone, free count).
+    ec2: Option<Ec2SubnetView>,
 }
 
-/// A subnet's held and assigned addresses over a period, from the nodes' ENIs.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct FreeSampleView {
+    at: DateTime<Utc>,
+    available: i32,
+}
+
+/// A subnet's held and assigned addresses over a period, from the nodes' ENIs, and EC2's
+/// free-address count over the same period (EC2 enrichment).
 #[utoipa::path(get, path = "/api/v1/subnets/{subnet_id}/history", tag = "subnets",
     params(("subnet_id" = String, Path, description = "subnet-…"), SubnetHistoryQuery),
     responses(
@@ -64,7 +75,10 @@ pub(crate) async fn subnet_history(
             expected: "a time before `to`",
         });
     }
-    let series = state.reader().subnet_series(&subnet_id, from, to).await?;
+    let reader = state.reader();
+    let series = reader.subnet_series(&subnet_id, from, to).await?;
+    let samples = reader.subnet_free_samples(&subnet_id, from, to).await?;
+    let ec2 = state.store.ec2_subnet_at(&subnet_id, to).await?;
     Ok(Json(SubnetHistoryResponse {
         subnet_id: series.subnet_id,
         from,
@@ -78,6 +92,13 @@ pub(crate) async fn subnet_history(
                 assigned: p.assigned,
             })
             .collect(),
-        ec2_available: crate::read::NOT_ENRICHED,
+        ec2_available: samples
+            .into_iter()
+            .map(|s| FreeSampleView {
+                at: s.at,
+                available: s.available,
+            })
+            .collect(),
+        ec2: ec2.map(Ec2SubnetView::from),
     }))
 }

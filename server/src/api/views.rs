@@ -8,8 +8,10 @@ use podwire_node_state::resolver::{ProblemCode, Wiring};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::ec2_views::{Ec2EniView, Ec2SubnetView};
+use crate::enrich::model::InstanceTypeLimits;
 use crate::history::{IpamPool, NodeEni};
-use crate::read::{NOT_ENRICHED, SnapshotMeta, SubnetSummary};
+use crate::read::{SnapshotMeta, SubnetSummary};
 use crate::store::queries::{AttachmentInterval, NodeLiveness};
 use crate::store::{EniInterval, NodeSummary, PoolInterval};
 
@@ -114,20 +116,32 @@ pub(crate) struct NodeSummaryView {
     pub wiring: Option<Wiring>,
     /// ENIs its ipamd reported.
     pub enis: i64,
-    /// The instance type's ENI limit: EC2 enrichment, not stored by this version (`null`).
+    /// The node's EC2 instance (`i-…`), tied by its primary ENI's MAC (EC2 enrichment).
+    pub instance_id: Option<String>,
+    pub instance_type: Option<String>,
+    /// The instance type's MaximumNetworkInterfaces (`null` until EC2 described the type).
     pub max_enis: Option<i64>,
+    /// Addresses the node can hold for pods with secondary IPs: max ENIs × (IPv4 per ENI − 1).
+    pub ip_capacity: Option<i64>,
+    /// VPC CNI's max-pods figure without prefix delegation.
+    pub max_pods: Option<i64>,
     pub pools: Vec<PoolView>,
 }
 
 impl From<NodeSummary> for NodeSummaryView {
     fn from(s: NodeSummary) -> Self {
+        let limits = s.instance.as_ref().and_then(|i| i.limits.as_ref());
         NodeSummaryView {
             node: NodeView::from(s.node),
             pods: s.pods,
             pods_with_problems: s.pods_with_problems,
             wiring: s.wiring,
             enis: s.enis,
-            max_enis: None,
+            instance_id: s.instance.as_ref().map(|i| i.instance_id.clone()),
+            instance_type: s.instance.as_ref().and_then(|i| i.instance_type.clone()),
+            max_enis: limits.map(|l| i64::from(l.max_enis)),
+            ip_capacity: limits.map(InstanceTypeLimits::ip_capacity),
+            max_pods: limits.map(InstanceTypeLimits::max_pods),
             pools: s.pools.into_iter().map(PoolView::from).collect(),
         }
     }
@@ -181,22 +195,6 @@ impl From<PoolInterval> for PoolIntervalView {
     }
 }
 
-/// EC2's view of an ENI or subnet. This version stores no EC2 data: every field is `null` and
-/// `status` says `not enriched`.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct EnrichmentView {
-    /// `not enriched` until EC2 enrichment has described the object.
-    pub status: &'static str,
-}
-
-impl EnrichmentView {
-    pub fn not_enriched() -> Self {
-        EnrichmentView {
-            status: NOT_ENRICHED,
-        }
-    }
-}
-
 /// An ENI as a node's ipamd reports it, joined to its host link.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct EniView {
@@ -214,8 +212,6 @@ pub(crate) struct EniView {
     /// Addresses ipamd holds on it for pods (16 per /28 prefix).
     pub ip_capacity: i64,
     pub assigned: i64,
-    /// Security groups, description, interface type from EC2.
-    pub ec2: EnrichmentView,
 }
 
 impl From<NodeEni> for EniView {
@@ -231,7 +227,6 @@ impl From<NodeEni> for EniView {
             mac: e.mac,
             ip_capacity: e.ip_capacity,
             assigned: e.assigned,
-            ec2: EnrichmentView::not_enriched(),
         }
     }
 }
@@ -245,6 +240,9 @@ pub(crate) struct EniIntervalView {
     pub eni: EniView,
     pub valid_from: DateTime<Utc>,
     pub valid_to: Option<DateTime<Utc>>,
+    /// EC2's description at the time asked about (type, description, security groups, subnet):
+    /// given by `GET /api/v1/enis`, `null` in histories and until enrichment described it.
+    pub ec2: Option<Ec2EniView>,
 }
 
 impl From<EniInterval> for EniIntervalView {
@@ -255,6 +253,7 @@ impl From<EniInterval> for EniIntervalView {
             eni: EniView::from(e.eni),
             valid_from: e.valid_from,
             valid_to: e.valid_to,
+            ec2: None,
         }
     }
 }
@@ -268,8 +267,12 @@ pub(crate) struct SubnetView {
     /// Addresses the subnet's ENIs hold for pods.
     pub held: i64,
     pub assigned: i64,
-    /// CIDR and EC2's available address count.
-    pub ec2: EnrichmentView,
+    /// CIDR, VPC, zone and EC2's available address count at the time asked about (`null` until
+    /// enrichment described the subnet).
+    pub ec2: Option<Ec2SubnetView>,
+    /// Share of the subnet's usable addresses in use, in percent, from EC2: (usable −
+    /// available) / usable, where usable is the CIDR's size less the 5 addresses AWS reserves.
+    pub utilization_percent: Option<f64>,
 }
 
 impl From<SubnetSummary> for SubnetView {
@@ -280,7 +283,8 @@ impl From<SubnetSummary> for SubnetView {
             nodes: s.nodes,
             held: s.held,
             assigned: s.assigned,
-            ec2: EnrichmentView::not_enriched(),
+            utilization_percent: s.ec2.as_ref().and_then(|e| e.utilization_percent()),
+            ec2: s.ec2.map(Ec2SubnetView::from),
         }
     }
 }

@@ -2,11 +2,11 @@
 //! [`AgentAuthenticator`] decides whether the token belongs to an agent before a single message is
 //! read.
 //!
-//! Now: [`StaticTokens`] (the `--agent-token-file`, plus the local agent's token) and
-//! [`AnyAgent`] (`--allow-unauthenticated-agents`). The seam is the trait: the Kubernetes
-//! authenticator (a TokenReview of the agent's ServiceAccount token) is asynchronous and can fail
-//! for reasons that are nobody's fault ([`AuthError::Unavailable`]), and may later also say which
-//! node an agent may speak for ([`AgentPrincipal`]).
+//! [`StaticTokens`] (the `--agent-token-file`, plus the local agent's token), [`AnyAgent`]
+//! (`--allow-unauthenticated-agents`), the Kubernetes authenticator (`token_review`: a TokenReview
+//! of the agent's ServiceAccount token, `--agent-token-review`), which is asynchronous and can fail
+//! for reasons that are nobody's fault ([`AuthError::Unavailable`]), and [`FirstOf`], which
+//! accepts what any of several accepts (static tokens OR TokenReview).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -136,6 +136,35 @@ impl AgentAuthenticator for AnyAgent {
     }
 }
 
+/// Accepts an agent that any of its authenticators accepts, asked in order. When none does, the
+/// answer is `Unavailable` if one of them could not decide (the agent should retry), else the
+/// last refusal.
+#[derive(Debug)]
+pub struct FirstOf(Vec<std::sync::Arc<dyn AgentAuthenticator>>);
+
+impl FirstOf {
+    pub fn new(authenticators: Vec<std::sync::Arc<dyn AgentAuthenticator>>) -> Self {
+        FirstOf(authenticators)
+    }
+}
+
+impl AgentAuthenticator for FirstOf {
+    fn authenticate<'a>(&'a self, bearer: Option<&'a str>) -> AuthFuture<'a> {
+        Box::pin(async move {
+            let mut refusal = AuthError::Missing;
+            let mut unavailable = None;
+            for authenticator in &self.0 {
+                match authenticator.authenticate(bearer).await {
+                    Ok(principal) => return Ok(principal),
+                    Err(AuthError::Unavailable(cause)) => unavailable = Some(cause),
+                    Err(err) => refusal = err,
+                }
+            }
+            Err(unavailable.map_or(refusal, AuthError::Unavailable))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use tonic::metadata::MetadataValue;
@@ -196,5 +225,43 @@ mod tests {
         ));
         assert_eq!(format!("{tokens:?}"), "StaticTokens(2 tokens)");
         assert!(AnyAgent.authenticate(None).await.is_ok());
+    }
+
+    /// Refuses everything as unreachable, like a TokenReview whose API server is down.
+    #[derive(Debug)]
+    struct Unreachable;
+
+    impl AgentAuthenticator for Unreachable {
+        fn authenticate<'a>(&'a self, _bearer: Option<&'a str>) -> AuthFuture<'a> {
+            Box::pin(std::future::ready(Err(AuthError::Unavailable(
+                "API server down".into(),
+            ))))
+        }
+    }
+
+    #[tokio::test]
+    async fn first_of_accepts_what_any_accepts() {
+        use std::sync::Arc;
+        let either = FirstOf::new(vec![
+            Arc::new(StaticTokens::new(["static-token"])),
+            Arc::new(StaticTokens::new(["other-token"])),
+        ]);
+        assert_eq!(
+            either.authenticate(Some("other-token")).await.unwrap().name,
+            "static token #1"
+        );
+        assert!(matches!(
+            either.authenticate(Some("nobody")).await,
+            Err(AuthError::Rejected)
+        ));
+        let down = FirstOf::new(vec![
+            Arc::new(StaticTokens::new(["static-token"])),
+            Arc::new(Unreachable),
+        ]);
+        assert!(down.authenticate(Some("static-token")).await.is_ok());
+        assert!(matches!(
+            down.authenticate(Some("nobody")).await,
+            Err(AuthError::Unavailable(_))
+        ));
     }
 }

@@ -139,18 +139,7 @@ fn inbound_status(status: &Status) -> Status {
     }
 }
 
-/// The error and its causes, `: `-separated: an INVALID_ARGUMENT says exactly what was wrong, and
-/// the log says what went wrong inside.
-pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+pub use crate::error_chain::error_chain;
 
 #[cfg(test)]
 mod tests {

@@ -12,6 +12,8 @@ pub mod errors;
 pub mod limits;
 mod service;
 mod session;
+#[cfg(feature = "kube")]
+pub mod token_review;
 pub mod upload;
 pub mod validation;
 
@@ -22,7 +24,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic::transport::server::TcpIncoming;
 
-pub use auth::{AgentAuthenticator, AgentPrincipal, AnyAgent, AuthError, StaticTokens};
+pub use auth::{AgentAuthenticator, AgentPrincipal, AnyAgent, AuthError, FirstOf, StaticTokens};
 pub use errors::{IngestError, MessageKind};
 pub use limits::SnapshotLimits;
 pub use service::{Ingest, IngestService};
@@ -39,10 +41,12 @@ const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The authenticator the configuration asks for: any agent with `--allow-unauthenticated-agents`;
 /// otherwise the tokens of `--agent-token-file` and the local agent's, which may be none at all
-/// (every agent refused; start-up says so).
+/// (every agent refused; start-up says so); with `token_review` (`--agent-token-review`), those
+/// tokens OR an agent ServiceAccount token that TokenReview accepts.
 pub fn authenticator_for(
     config: &Config,
     local_agent: Option<&LocalAgentToken>,
+    token_review: Option<Arc<dyn AgentAuthenticator>>,
 ) -> Arc<dyn AgentAuthenticator> {
     if config.ingest.allow_unauthenticated {
         tracing::warn!(
@@ -52,6 +56,13 @@ pub fn authenticator_for(
     }
     let file_tokens = config.agent_tokens.iter().flat_map(|tokens| tokens.iter());
     let tokens = StaticTokens::new(file_tokens.chain(local_agent.map(LocalAgentToken::token)));
+    if let Some(token_review) = token_review {
+        return if tokens.is_empty() {
+            token_review
+        } else {
+            Arc::new(FirstOf::new(vec![Arc::new(tokens), token_review]))
+        };
+    }
     if tokens.is_empty() {
         tracing::warn!(
             "no --agent-token-file: every agent will be refused (UNAUTHENTICATED); give one, or \

@@ -1,5 +1,6 @@
 //! `/enis/{eni_id}`: one ENI at T — its type, node and device, subnet, security groups (EC2
-//! enrichment), its addresses and their pods, branch ENIs for a trunk, and where it has been.
+//! enrichment), its addresses and their pods, branch ENIs for a trunk (its trunk for a branch),
+//! and where it has been.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -7,6 +8,7 @@ use axum::extract::{Path, Query, State};
 
 use super::PageError;
 use super::chrome::{AtQuery, Chrome, enc, time};
+use super::ec2_text::{security_groups, stale_note, subnet_facts};
 use super::overview::{pod_href, pod_label};
 use crate::api::AppState;
 
@@ -38,6 +40,26 @@ pub(crate) struct EniPage {
     pods: Vec<PodLink>,
     branches: Vec<PodLink>,
     timeline: Vec<(String, String, String, String)>,
+    /// EC2's description at T, when enrichment described the ENI.
+    ec2: Option<Ec2Section>,
+    /// Why the EC2 facts may be out of date, when they may.
+    enrichment_stale: Option<String>,
+}
+
+/// What EC2 says about the ENI.
+pub(crate) struct Ec2Section {
+    pub kind: &'static str,
+    pub description: String,
+    pub security_groups: String,
+    pub subnet_id: String,
+    pub subnet_href: Option<String>,
+    pub subnet: String,
+    pub vpc: String,
+    pub attachment: String,
+    /// For a branch ENI: its trunk, linked.
+    pub trunk: Option<(String, String)>,
+    /// For a trunk ENI: its branch ENIs (id, href, vlan · MAC · IPs).
+    pub branches: Vec<(String, String, String)>,
 }
 
 pub(crate) async fn eni(
@@ -49,7 +71,63 @@ pub(crate) async fn eni(
     chrome.q = eni_id.clone();
     let d = state.reader().eni_detail(&eni_id, chrome.at).await?;
     let q = chrome.at_query.clone();
+    let ec2 = d.ec2.as_ref().map(|f| {
+        let e = &f.eni.eni;
+        let eni_href = |id: &str| format!("/enis/{}{}", enc(id), q);
+        Ec2Section {
+            kind: f.eni.kind.as_str(),
+            description: e.description.clone().unwrap_or_default(),
+            security_groups: security_groups(f),
+            subnet_id: e.subnet_id.clone().unwrap_or_else(|| "unknown".to_owned()),
+            subnet_href: e
+                .subnet_id
+                .as_ref()
+                .map(|s| format!("/subnets/{}{}", enc(s), q)),
+            subnet: f
+                .subnet
+                .as_ref()
+                .map_or_else(|| "not described".to_owned(), subnet_facts),
+            vpc: e.vpc_id.clone().unwrap_or_default(),
+            attachment: match &e.attachment {
+                Some(a) => format!(
+                    "{} · device index {}",
+                    a.instance_id.as_deref().unwrap_or("no instance"),
+                    a.device_index
+                        .map_or_else(|| "?".to_owned(), |i| i.to_string())
+                ),
+                None => "not attached (a branch ENI rides on its trunk)".to_owned(),
+            },
+            trunk: d.trunk_eni_id.as_ref().map(|t| (t.clone(), eni_href(t))),
+            branches: d
+                .ec2_branches
+                .iter()
+                .map(|b| {
+                    let id = &b.eni.network_interface_id;
+                    let ips: Vec<&str> = b
+                        .eni
+                        .private_ip_addresses
+                        .iter()
+                        .map(|ip| ip.private_ip_address.as_str())
+                        .collect();
+                    (
+                        id.clone(),
+                        eni_href(id),
+                        format!(
+                            "vlan {} · {} · {}",
+                            b.eni
+                                .vlan_id()
+                                .map_or_else(|| "?".to_owned(), |v| v.to_string()),
+                            b.eni.mac_address.as_deref().unwrap_or(""),
+                            ips.join(" ")
+                        ),
+                    )
+                })
+                .collect(),
+        }
+    });
     let mut page = EniPage {
+        ec2,
+        enrichment_stale: stale_note(&d.enrichment),
         eni_id: d.eni_id.clone(),
         attached: d.attached.is_some(),
         role: "",

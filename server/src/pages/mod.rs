@@ -9,6 +9,7 @@
 mod chart;
 mod chrome;
 mod diagram;
+mod ec2_text;
 mod eni;
 mod error;
 mod node;
@@ -16,6 +17,7 @@ mod node_diff;
 mod nodes;
 mod overview;
 mod pod;
+mod pod_kubernetes;
 mod search;
 mod static_files;
 mod subnet;

@@ -17,10 +17,13 @@ pub(crate) struct NodeRow {
     pub pods: i64,
     pub problems: i64,
     pub enis: i64,
+    /// The instance type's ENI limit, or `not enriched`.
+    pub max_enis: String,
     pub assigned: i64,
     /// ipamd: addresses held on ENIs but not assigned.
     pub warm: String,
-    /// host-local: addresses left in the ranges; ipamd: needs the instance type (enrichment).
+    /// host-local: addresses left in the ranges; ipamd: the instance type's IP capacity less
+    /// what ipamd holds (EC2 enrichment).
     pub free: String,
     pub last_seen: String,
     pub stale: bool,
@@ -60,10 +63,14 @@ pub(crate) async fn nodes(
             } else {
                 ipamd.iter().map(|p| p.free).sum::<i64>().to_string()
             };
+            let limits = s.instance.as_ref().and_then(|i| i.limits.as_ref());
             let free = if !host_local.is_empty() {
                 host_local.iter().map(|p| p.free).sum::<i64>().to_string()
             } else if !ipamd.is_empty() {
-                crate::read::NOT_ENRICHED.to_owned()
+                match limits {
+                    Some(l) => free_by_capacity(l, ipamd.iter().map(|p| p.total).sum()).to_string(),
+                    None => crate::read::NOT_ENRICHED.to_owned(),
+                }
             } else {
                 "—".to_owned()
             };
@@ -78,6 +85,11 @@ pub(crate) async fn nodes(
                 pods: s.pods,
                 problems: s.pods_with_problems,
                 enis: s.enis,
+                max_enis: match limits {
+                    Some(l) => l.max_enis.to_string(),
+                    None if ipamd.is_empty() => "—".to_owned(),
+                    None => crate::read::NOT_ENRICHED.to_owned(),
+                },
                 assigned: s.pools.iter().map(|p| p.assigned).sum(),
                 warm,
                 free,
@@ -89,4 +101,37 @@ pub(crate) async fn nodes(
         })
         .collect();
     Ok(NodesPage { chrome, rows })
+}
+
+/// Addresses a VPC CNI node could still attach: its instance type's capacity less what ipamd
+/// holds. A node holding more than secondary IPs allow uses prefix delegation, where each
+/// address slot of an ENI holds a /28 (16 addresses).
+fn free_by_capacity(limits: &crate::enrich::model::InstanceTypeLimits, held: i64) -> i64 {
+    let secondary_ips = limits.ip_capacity();
+    let capacity = if held > secondary_ips {
+        secondary_ips * 16
+    } else {
+        secondary_ips
+    };
+    (capacity - held).max(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::enrich::model::InstanceTypeLimits;
+
+    #[test]
+    fn free_addresses_follow_the_instance_type_with_or_without_prefixes() {
+        let m5_large = InstanceTypeLimits {
+            instance_type: "m5.large".into(),
+            max_enis: 3,
+            ipv4_per_eni: 10,
+            ipv6_per_eni: Some(10),
+        };
+        // secondary IPs: 3 × 9 = 27 slots
+        assert_eq!(super::free_by_capacity(&m5_large, 20), 7);
+        assert_eq!(super::free_by_capacity(&m5_large, 27), 0);
+        // prefixes: 27 slots × 16 addresses
+        assert_eq!(super::free_by_capacity(&m5_large, 56), 432 - 56);
+    }
 }

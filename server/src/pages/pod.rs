@@ -10,6 +10,8 @@ use podwire_node_state::table;
 
 use super::PageError;
 use super::chrome::{Chrome, enc, parse_at, rfc3339, time};
+use super::ec2_text;
+use super::pod_kubernetes::{self, KubernetesSection};
 use crate::api::AppState;
 use crate::read::{PodDetail, PodInterfaceAt};
 
@@ -63,6 +65,10 @@ pub(crate) struct PodPage {
     name: String,
     interfaces: Vec<InterfaceSection>,
     timeline: Vec<TimelineRow>,
+    /// The pod as the Kubernetes API has it now, when the server watches its cluster.
+    kubernetes: Option<KubernetesSection>,
+    /// Why the EC2 facts in the paths may be out of date, when they may.
+    enrichment_stale: Option<String>,
 }
 
 pub(crate) async fn pod(
@@ -78,7 +84,20 @@ pub(crate) async fn pod(
         .reader()
         .pod_detail(cluster.as_deref(), &namespace, &name, chrome.at)
         .await?;
-    Ok(render(chrome, detail))
+    let facts = pod_kubernetes::facts(&state, &detail);
+    let disagreements = facts
+        .as_ref()
+        .map(|(f, _)| pod_kubernetes::disagreements(f, &detail));
+    let mut page = render(chrome, detail);
+    for (section, problems) in page
+        .interfaces
+        .iter_mut()
+        .zip(disagreements.unwrap_or_default())
+    {
+        section.problems.extend(problems);
+    }
+    page.kubernetes = facts.map(|(f, directory)| pod_kubernetes::section(&f, directory));
+    Ok(page)
 }
 
 fn render(chrome: Chrome, detail: PodDetail) -> PodPage {
@@ -115,11 +134,13 @@ fn render(chrome: Chrome, detail: PodDetail) -> PodPage {
         })
         .collect();
     PodPage {
+        enrichment_stale: ec2_text::stale_note(&detail.enrichment),
         namespace: detail.namespace,
         name: detail.name,
         interfaces,
         timeline,
         chrome,
+        kubernetes: None,
     }
 }
 
@@ -154,37 +175,10 @@ fn interface_section(i: &PodInterfaceAt, at_query: &str) -> InterfaceSection {
             )
         })
         .collect();
-    let eni_hop = |egress: &Egress| -> Hop {
-        match &i.eni {
-            Some(eni) if egress.eni_mac.is_some() && eni.mac == egress.eni_mac => Hop {
-                what: "ENI",
-                text: format!(
-                    "{} ({}, {}, subnet {}) · security groups: not enriched",
-                    eni.eni_id,
-                    eni.role(),
-                    egress.eni_mac.map(|m| m.to_string()).unwrap_or_default(),
-                    eni.subnet_id.as_deref().unwrap_or("unknown"),
-                ),
-                href: Some(format!("/enis/{}{}", enc(&eni.eni_id), at_query)),
-            },
-            _ => Hop {
-                what: "ENI",
-                text: match (egress.eni_mac, egress.vlan_id) {
-                    (Some(mac), Some(vlan)) => format!(
-                        "branch ENI {mac} (vlan {vlan} on trunk {}) · id, security groups: not enriched",
-                        egress.trunk_device.as_deref().unwrap_or("?")
-                    ),
-                    (Some(mac), None) => format!("MAC {mac} · ENI id: not reported by ipamd"),
-                    (None, _) => "none: the path stays on the node or was not resolved".to_owned(),
-                },
-                href: None,
-            },
-        }
-    };
     for egress in path.egress.iter().chain(path.snat_egress.iter()) {
         section.paths.push(PathSection {
             label: egress.label.clone(),
-            hops: hops(path, egress, &eni_hop),
+            hops: hops(path, egress, ec2_text::eni_hops(i, egress, at_query)),
             kernel: match &egress.kernel {
                 KernelCheck::Agrees => "the kernel's own route lookup agrees".to_owned(),
                 KernelCheck::Disagrees { kernel } => {
@@ -200,7 +194,7 @@ fn interface_section(i: &PodInterfaceAt, at_query: &str) -> InterfaceSection {
     section
 }
 
-fn hops(path: &PodPath, egress: &Egress, eni_hop: &dyn Fn(&Egress) -> Hop) -> Vec<Hop> {
+fn hops(path: &PodPath, egress: &Egress, eni_hops: Vec<Hop>) -> Vec<Hop> {
     let mut hops = Vec::new();
     let pi = &path.pod_interface;
     hops.push(Hop {
@@ -288,7 +282,7 @@ fn hops(path: &PodPath, egress: &Egress, eni_hop: &dyn Fn(&Egress) -> Hop) -> Ve
             href: None,
         });
     } else {
-        hops.push(eni_hop(egress));
+        hops.extend(eni_hops);
     }
     hops
 }

@@ -1,4 +1,5 @@
-//! `/subnets/{subnet_id}`: a subnet's addresses over the week before T (a chart), and its ENIs at T.
+//! `/subnets/{subnet_id}`: a subnet's addresses over the week before T (charts: what the nodes
+//! hold and assign, and EC2's free count), its CIDR and utilization, and its ENIs at T.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -6,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use chrono::Duration;
 
 use super::PageError;
-use super::chart::subnet_chart;
+use super::chart::{free_chart, subnet_chart};
 use super::chrome::{Chrome, enc, parse_at, time};
 use crate::api::AppState;
 use crate::store::EniFilter;
@@ -28,6 +29,12 @@ pub(crate) struct SubnetPage {
     enis: Vec<(String, String, String, String, String)>,
     held: i64,
     assigned: i64,
+    /// EC2's CIDR, free count, VPC and zone at T, when enrichment described the subnet.
+    ec2: Option<String>,
+    /// EC2's utilization at T: (usable − free) / usable, in percent.
+    ec2_utilization: Option<String>,
+    /// The chart of EC2's free count over the period, when there are samples.
+    free_chart: Option<String>,
 }
 
 pub(crate) async fn subnet(
@@ -57,7 +64,25 @@ pub(crate) async fn subnet(
         )
         .await?;
     let last = series.points.last().copied();
+    let samples = reader.subnet_free_samples(&subnet_id, from, to).await?;
+    let described = state.store.ec2_subnet_at(&subnet_id, to).await?;
     Ok(SubnetPage {
+        ec2: described.as_ref().map(super::ec2_text::subnet_facts),
+        ec2_utilization: described.as_ref().and_then(|d| {
+            let usable = d.usable()?;
+            let percent = d.utilization_percent()?;
+            Some(format!(
+                "{} of {usable} usable addresses in use ({percent:.1} %)",
+                usable - i64::from(d.available?)
+            ))
+        }),
+        free_chart: (!samples.is_empty()).then(|| {
+            let points: Vec<_> = samples
+                .iter()
+                .map(|s| (s.at, i64::from(s.available)))
+                .collect();
+            free_chart(&points, from, to)
+        }),
         chart: subnet_chart(&series.points, from, to),
         from: time(from),
         held: last.map_or(0, |p| p.held),

@@ -7,7 +7,10 @@ use chrono::{DateTime, Utc};
 use podwire_node_state::MacAddr;
 use podwire_node_state::resolver::Wiring;
 
-use super::{ReadError, Reader};
+use podwire_node_state::ec2::{EniKind, TRUNK_ENI_ID_TAG};
+
+use super::{Ec2Facts, ReadError, Reader};
+use crate::enrich::model::{EC2_SOURCE, EnrichmentStatus, StoredEc2Eni};
 use crate::store::queries::AttachmentInterval;
 use crate::store::{EniFilter, EniInterval, PodPageFilter};
 
@@ -50,21 +53,43 @@ pub struct EniDetail {
     pub branches: Vec<Branch>,
     /// Every interval of this ENI, oldest first.
     pub timeline: Vec<EniInterval>,
+    /// EC2's description of the ENI and its subnet as of T (enrichment).
+    pub ec2: Option<Ec2Facts>,
+    /// For a branch ENI: the trunk it rides on (tag `vpcresources.k8s.aws/trunk-eni-id`).
+    pub trunk_eni_id: Option<String>,
+    /// For a trunk ENI: the branch ENIs EC2 tags with its id, as of T.
+    pub ec2_branches: Vec<StoredEc2Eni>,
+    /// How EC2 enrichment is doing: whether the EC2 facts may be out of date.
+    pub enrichment: EnrichmentStatus,
 }
 
 impl Reader {
-    /// The ENI `eni_id` as of `at`. Not found when no node ever reported it.
+    /// The ENI `eni_id` as of `at`. Not found when no node ever reported it and EC2
+    /// enrichment never described it (branch ENIs are known from EC2 only: ipamd does not list
+    /// them).
     pub async fn eni_detail(
         &self,
         eni_id: &str,
         at: DateTime<Utc>,
     ) -> Result<EniDetail, ReadError> {
         let timeline = self.store.eni_timeline(eni_id).await?;
-        if timeline.is_empty() {
+        let ec2 = self.ec2_facts_by_id(eni_id, at).await?;
+        if timeline.is_empty()
+            && ec2.is_none()
+            && !self.store.ec2_eni_ever_described(eni_id).await?
+        {
             return Err(ReadError::NotFound {
                 what: format!("ENI {eni_id}"),
             });
         }
+        let trunk_eni_id = ec2
+            .as_ref()
+            .and_then(|f| f.eni.eni.tag(TRUNK_ENI_ID_TAG))
+            .map(str::to_owned);
+        let ec2_branches = match ec2.as_ref().map(|f| f.eni.kind) {
+            Some(EniKind::Trunk) => self.store.ec2_branches_of_at(eni_id, at).await?,
+            _ => Vec::new(),
+        };
         let attached = self
             .store
             .enis_at(
@@ -86,8 +111,27 @@ impl Reader {
             pods: Vec::new(),
             branches: Vec::new(),
             timeline,
+            ec2,
+            trunk_eni_id,
+            ec2_branches,
+            enrichment: self.store.enrichment_status(EC2_SOURCE).await?,
         };
         let Some(attached) = attached else {
+            // Not on a reporting node's ipamd (a branch ENI, or detached): its pods are those
+            // whose path ends on its MAC.
+            if let Some(mac) = detail.ec2.as_ref().and_then(|f| f.eni.eni.mac()) {
+                detail.pods = self
+                    .store
+                    .pods_page(
+                        &PodPageFilter {
+                            eni_mac: Some(mac),
+                            limit: 1_000,
+                            ..PodPageFilter::default()
+                        },
+                        at,
+                    )
+                    .await?;
+            }
             return Ok(detail);
         };
         if let Some(state) = self.resolved_snapshot_at(attached.node_id, at).await? {
@@ -142,5 +186,21 @@ impl Reader {
         }
         detail.branches.sort_by_key(|b| b.vlan_id);
         Ok(detail)
+    }
+
+    /// EC2's ENI `eni_id` and its subnet, as of `at`.
+    pub async fn ec2_facts_by_id(
+        &self,
+        eni_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Ec2Facts>, ReadError> {
+        let Some(eni) = self.store.ec2_eni_by_id_at(eni_id, at).await? else {
+            return Ok(None);
+        };
+        let subnet = match eni.eni.subnet_id.as_deref() {
+            Some(id) => self.store.ec2_subnet_at(id, at).await?,
+            None => None,
+        };
+        Ok(Some(Ec2Facts { eni, subnet }))
     }
 }

@@ -23,7 +23,7 @@ use podwire_node_state::resolver::NodeResolution;
 pub use eni::{Branch, EniAddress, EniDetail};
 pub use node::{NodeDetail, NodeDiff, SnapshotMeta};
 pub use overview::{ClusterOverview, Overview, SubnetSummary, utilization as overview_utilization};
-pub use pod::{PodDetail, PodInterfaceAt};
+pub use pod::{Ec2Facts, PodDetail, PodInterfaceAt};
 pub use search::{SearchQuery, SearchResults};
 pub use subnet::{SubnetPoint, SubnetSeries, subnet_series};
 

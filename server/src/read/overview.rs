@@ -31,6 +31,9 @@ pub struct SubnetSummary {
     pub held: i64,
     /// Of those, assigned to pods.
     pub assigned: i64,
+    /// EC2's description (CIDR, free count) at the time, when the reader joined it in
+    /// ([`super::Reader::subnets_at`] does; the overview does not).
+    pub ec2: Option<crate::enrich::model::StoredSubnet>,
 }
 
 /// The overview page's content.
@@ -68,6 +71,7 @@ pub(crate) fn subnet_summaries(enis: &[EniInterval]) -> Vec<SubnetSummary> {
                     nodes: 0,
                     held: 0,
                     assigned: 0,
+                    ec2: None,
                 },
                 Default::default(),
             )

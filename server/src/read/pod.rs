@@ -8,6 +8,7 @@ use podwire_node_state::resolver::PodPath;
 
 use super::node::SnapshotMeta;
 use super::{ReadError, Reader, ResolvedSnapshot};
+use crate::enrich::model::{EC2_SOURCE, EnrichmentStatus, StoredEc2Eni, StoredSubnet};
 use crate::history::{NodeEni, enis_of};
 use crate::store::NodeId;
 use crate::store::queries::AttachmentInterval;
@@ -23,6 +24,18 @@ pub struct PodInterfaceAt {
     /// The ENI that carries the traffic: the one whose MAC the path ends on, else the one whose
     /// address pool holds the pod's IP.
     pub eni: Option<NodeEni>,
+    /// EC2's description of the ENI whose MAC the pod's path ends on, as of T (enrichment).
+    pub ec2: Option<Ec2Facts>,
+    /// EC2's description of the ENI the second, SNAT path ends on (internet-bound traffic of a
+    /// pod on a secondary ENI leaves through the primary one), when the path has one.
+    pub snat_ec2: Option<Ec2Facts>,
+}
+
+/// What EC2 enrichment stored about one ENI and its subnet, valid at T.
+#[derive(Debug, Clone)]
+pub struct Ec2Facts {
+    pub eni: StoredEc2Eni,
+    pub subnet: Option<StoredSubnet>,
 }
 
 /// A pod at T and its history.
@@ -35,6 +48,8 @@ pub struct PodDetail {
     pub interfaces: Vec<PodInterfaceAt>,
     /// Every interval of the pod, oldest first: its IPs, nodes and ENIs over time.
     pub timeline: Vec<AttachmentInterval>,
+    /// How EC2 enrichment is doing: whether [`PodInterfaceAt::ec2`] may be out of date.
+    pub enrichment: EnrichmentStatus,
 }
 
 impl Reader {
@@ -61,20 +76,54 @@ impl Reader {
                 slot.insert(self.resolved_snapshot_at(row.node_id, at).await?);
             }
         }
-        let interfaces = rows
+        let mut interfaces: Vec<PodInterfaceAt> = rows
             .into_iter()
             .map(|row| {
                 let state = resolved.get(&row.node_id).and_then(Option::as_ref);
                 interface_at(row, state)
             })
             .collect();
+        for interface in &mut interfaces {
+            let mac = interface.attachment.attachment.eni_mac;
+            interface.ec2 = self.ec2_facts(mac, at).await?;
+            let snat_mac = interface
+                .path
+                .as_ref()
+                .and_then(|p| p.snat_egress.as_ref())
+                .and_then(|e| e.eni_mac);
+            interface.snat_ec2 = if snat_mac.is_some() && snat_mac == mac {
+                interface.ec2.clone()
+            } else {
+                self.ec2_facts(snat_mac, at).await?
+            };
+        }
         Ok(PodDetail {
             namespace: namespace.to_owned(),
             name: name.to_owned(),
             at,
             interfaces,
             timeline,
+            enrichment: self.store.enrichment_status(EC2_SOURCE).await?,
         })
+    }
+}
+
+impl Reader {
+    /// EC2's ENI with MAC `mac` and its subnet, as of `at`: the join by MAC.
+    pub async fn ec2_facts(
+        &self,
+        mac: Option<podwire_node_state::MacAddr>,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Ec2Facts>, ReadError> {
+        let Some(mac) = mac else { return Ok(None) };
+        let Some(eni) = self.store.ec2_eni_by_mac_at(mac, at).await? else {
+            return Ok(None);
+        };
+        let subnet = match eni.eni.subnet_id.as_deref() {
+            Some(id) => self.store.ec2_subnet_at(id, at).await?,
+            None => None,
+        };
+        Ok(Some(Ec2Facts { eni, subnet }))
     }
 }
 
@@ -85,6 +134,8 @@ fn interface_at(row: AttachmentInterval, state: Option<&ResolvedSnapshot>) -> Po
             snapshot: None,
             path: None,
             eni: None,
+            ec2: None,
+            snat_ec2: None,
         };
     };
     let path = state
@@ -119,6 +170,8 @@ fn interface_at(row: AttachmentInterval, state: Option<&ResolvedSnapshot>) -> Po
         snapshot: Some(SnapshotMeta::from(state)),
         path,
         eni,
+        ec2: None,
+        snat_ec2: None,
     }
 }
 

@@ -1,6 +1,6 @@
 //! Subnets as the nodes see them: the ENIs in each subnet and the addresses their ipamds hold
-//! and have assigned, now and over time. A subnet's CIDR and EC2's free-address count come from
-//! enrichment; until it runs they are shown as not enriched.
+//! and have assigned, now and over time; with EC2 enrichment, the subnet's CIDR and EC2's
+//! free-address count (AvailableIpAddressCount) at T and over time.
 
 use std::collections::BTreeMap;
 
@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::overview::SubnetSummary;
 use super::{ReadError, Reader};
-use crate::store::{EniFilter, EniInterval};
+use crate::store::{EniFilter, EniInterval, FreeSample};
 
 /// The subnet's figures from one moment on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,10 +91,30 @@ pub fn subnet_series(
 }
 
 impl Reader {
-    /// Every subnet some node's ENI was in at `at`, with its figures then.
+    /// Every subnet some node's ENI was in at `at`, with its figures then and EC2's
+    /// description (CIDR, free count) as of `at`.
     pub async fn subnets_at(&self, at: DateTime<Utc>) -> Result<Vec<SubnetSummary>, ReadError> {
         let enis = self.store.enis_at(&EniFilter::default(), at).await?;
-        Ok(super::overview::subnet_summaries(&enis))
+        let mut subnets = super::overview::subnet_summaries(&enis);
+        let ids: Vec<String> = subnets.iter().map(|s| s.subnet_id.clone()).collect();
+        let mut described = self.store.ec2_subnets_at(&ids, at).await?;
+        for subnet in &mut subnets {
+            subnet.ec2 = described.remove(&subnet.subnet_id);
+        }
+        Ok(subnets)
+    }
+
+    /// EC2's free-address samples of the subnet over `[from, to]` (empty before enrichment).
+    pub async fn subnet_free_samples(
+        &self,
+        subnet_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<FreeSample>, ReadError> {
+        Ok(self
+            .store
+            .ec2_subnet_free_samples(subnet_id, from, to)
+            .await?)
     }
 
     /// The subnet's figures over `[from, to]`.

@@ -80,6 +80,8 @@ pub struct NodeSummary {
     pub enis: i64,
     /// Its IP pools at the time.
     pub pools: Vec<IpamPool>,
+    /// Its EC2 instance and the instance type's limits (EC2 enrichment; `None` before it).
+    pub instance: Option<super::NodeInstanceLimits>,
 }
 
 /// One ENI of one node over one interval.
@@ -313,7 +315,14 @@ impl Store {
             .bind(cluster)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(node_summary).collect()
+        let mut instances = self.node_instance_limits().await?;
+        rows.iter()
+            .map(|row| {
+                let mut summary = node_summary(row)?;
+                summary.instance = instances.remove(&summary.node.node_id);
+                Ok(summary)
+            })
+            .collect()
     }
 
     /// The ENIs valid at `at` that match `filter`, by cluster, node and device number.
@@ -487,6 +496,7 @@ fn node_summary(row: &PgRow) -> Result<NodeSummary, StoreError> {
             .transpose()?,
         enis: row.try_get("enis")?,
         pools,
+        instance: None,
     })
 }
 

@@ -14,6 +14,8 @@
 mod attachment_rows;
 pub mod blob;
 mod dashboard_queries;
+mod ec2_reads;
+mod ec2_rows;
 mod eni_rows;
 mod error;
 mod heartbeat;
@@ -31,6 +33,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 pub use dashboard_queries::{
     EniFilter, EniInterval, NodeSummary, PodCursor, PodPageFilter, PoolInterval,
 };
+pub use ec2_reads::{FreeSample, NodeInstanceLimits};
 pub use error::StoreError;
 pub use heartbeat::HeartbeatCoalescer;
 pub use ingest::{CurrentRows, NodeId, NodeKey, NodeLatest, PreparedSnapshot, StoredOutcome};

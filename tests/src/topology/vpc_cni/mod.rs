@@ -70,6 +70,18 @@ pub struct VpcCniNode {
     branch: usize,
     extra: ExtraPods,
     ipamd: IpamdMode,
+    given: Option<GivenEnis>,
+}
+
+/// ENI ids and MACs chosen elsewhere (by the EC2 emulator), used instead of ones derived from
+/// the node's name seed.
+#[derive(Debug, Clone)]
+pub struct GivenEnis {
+    pub subnet_id: String,
+    /// (id, MAC) of eth0 (primary), eth1 (secondary) and eth2 (trunk).
+    pub node: [(String, Mac); 3],
+    /// (id, MAC) of the branch ENIs, in the order of the branch pods (vlan 1, 2, …).
+    pub branches: Vec<(String, Mac)>,
 }
 
 impl Default for VpcCniNode {
@@ -80,6 +92,7 @@ impl Default for VpcCniNode {
             branch: 1,
             extra: ExtraPods::default(),
             ipamd: IpamdMode::Serve,
+            given: None,
         }
     }
 }
@@ -163,12 +176,19 @@ impl VpcCniNode {
         self
     }
 
+    /// Uses these ENI ids, MACs and subnet (an EC2 emulator's) for the node's ENIs and the
+    /// branch pods' ENIs.
+    pub fn given_enis(mut self, given: GivenEnis) -> Self {
+        self.given = Some(given);
+        self
+    }
+
     /// Builds the node in the kernel and on disk.
     pub fn build(self) -> Result<BuiltNode, TopologyError> {
         let mut parts = NodeParts::new()?;
         let vpc = parts.add_peer("vpc")?;
         let seed = parts.prefix.as_str().to_owned();
-        let mut enis = plan_enis(&seed);
+        let mut enis = plan_enis(&seed, self.given.as_ref());
         let plans = self.pod_plans();
         // Each slot's addresses come from a /22 (and vlan ids stay far below 4094).
         for slot in [EniSlot::Primary, EniSlot::Secondary, EniSlot::Branch] {
@@ -182,9 +202,15 @@ impl VpcCniNode {
         let mut next = SlotCounters::default();
         for (index, (slot, cached, unnamed)) in plans.into_iter().enumerate() {
             let netns = parts.add_pod_netns(&format!("pod{index}"), unnamed)?;
-            pods.push(plan_pod(
-                &seed, index, slot, cached, netns, &enis, &mut next,
-            ));
+            let mut pod = plan_pod(&seed, index, slot, cached, netns, &enis, &mut next);
+            if let (Some(branch), Some(given)) = (pod.branch.as_mut(), self.given.as_ref())
+                && let Some((id, mac)) = given.branches.get(usize::from(branch.vlan_id) - 1)
+            {
+                branch.id = id.clone();
+                branch.mac = *mac;
+                pod.pod.expected.eni_mac = mac.to_string();
+            }
+            pods.push(pod);
         }
         for eni in enis.iter_mut().filter(|e| !e.is_trunk) {
             // Two unused secondary IPs per ENI, outside the pods' ranges: ipamd's warm pool.
@@ -266,15 +292,21 @@ impl VpcCniNode {
     }
 }
 
-fn plan_enis(seed: &str) -> Vec<Eni> {
+fn plan_enis(seed: &str, given: Option<&GivenEnis>) -> Vec<Eni> {
     let eni = |device: &'static str, ip: [u8; 4], device_number: u32, is_trunk: bool| Eni {
         device,
-        id: ids::eni_id(&format!("{seed}{device}")),
-        mac: Mac::eni(&format!("{seed}{device}")),
+        id: given.map_or_else(
+            || ids::eni_id(&format!("{seed}{device}")),
+            |g| g.node[device_number as usize].0.clone(),
+        ),
+        mac: given.map_or_else(
+            || Mac::eni(&format!("{seed}{device}")),
+            |g| g.node[device_number as usize].1,
+        ),
         ip: Ipv4Addr::from(ip),
         device_number,
         is_trunk,
-        subnet_id: ids::subnet_id(seed),
+        subnet_id: given.map_or_else(|| ids::subnet_id(seed), |g| g.subnet_id.clone()),
         warm_ips: Vec::new(),
     };
     vec![
