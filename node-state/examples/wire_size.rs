@@ -47,7 +47,7 @@ fn main() {
             proto::SnapshotUpload {
                 sequence: 1,
                 content_hash: content_hash(&snapshot).to_wire(),
-                snapshot: Some((&snapshot).into()),
+                body: Some(proto::snapshot_upload::Body::Snapshot((&snapshot).into())),
             },
         )),
     };

@@ -51,9 +51,9 @@ impl MemoryIngest {
             Some(agent_message::Message::Snapshot(upload)) => {
                 let claimed = ContentHash::from_wire(&upload.content_hash)
                     .map_err(|e| Status::invalid_argument(e.to_string()))?;
-                let wire = upload
-                    .snapshot
-                    .ok_or_else(|| Status::invalid_argument("no snapshot"))?;
+                let Some(proto::snapshot_upload::Body::Snapshot(wire)) = upload.body else {
+                    return Err(Status::invalid_argument("no snapshot"));
+                };
                 let snapshot = NodeSnapshot::try_from(wire)
                     .map_err(|e| Status::invalid_argument(e.to_string()))?;
                 if content_hash(&snapshot) != claimed {
@@ -185,7 +185,7 @@ async fn a_250_pod_snapshot_travels_compressed_and_intact() {
             proto::SnapshotUpload {
                 sequence: 1,
                 content_hash: hash.to_wire(),
-                snapshot: Some((&snapshot).into()),
+                body: Some(proto::snapshot_upload::Body::Snapshot((&snapshot).into())),
             },
         )))
         .await

@@ -27,7 +27,7 @@ fn through_the_wire(snapshot: &NodeSnapshot) -> NodeSnapshot {
             proto::SnapshotUpload {
                 sequence: 7,
                 content_hash: wire::content_hash(snapshot).to_wire(),
-                snapshot: Some(snapshot.into()),
+                body: Some(proto::snapshot_upload::Body::Snapshot(snapshot.into())),
             },
         )),
     };
@@ -37,7 +37,10 @@ fn through_the_wire(snapshot: &NodeSnapshot) -> NodeSnapshot {
         panic!("decoded something else: {decoded:?}");
     };
     assert_eq!(upload.sequence, 7);
-    NodeSnapshot::try_from(upload.snapshot.unwrap()).unwrap()
+    let Some(proto::snapshot_upload::Body::Snapshot(wire)) = upload.body else {
+        panic!("the upload lost its snapshot");
+    };
+    NodeSnapshot::try_from(wire).unwrap()
 }
 
 #[test]

@@ -33,7 +33,7 @@ fn a_250_pod_snapshot_is_compact_and_zstd_is_the_smaller_codec() {
             proto::SnapshotUpload {
                 sequence: 1,
                 content_hash: content_hash(&snapshot).to_wire(),
-                snapshot: Some((&snapshot).into()),
+                body: Some(proto::snapshot_upload::Body::Snapshot((&snapshot).into())),
             },
         )),
     };

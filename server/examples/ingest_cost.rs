@@ -26,6 +26,10 @@ use podwire_server::store::blob::{self, BlobEncoding, SnapshotBlob};
 use podwire_server::store::{NodeKey, PreparedSnapshot};
 use prost::Message;
 
+/// mimalloc, as in `podwire-server` (why: `server/Cargo.toml`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const ROUNDS: u32 = 200;
 
 /// Mean CPU time of `f` over [`ROUNDS`] runs, in microseconds: this thread's user + system time,
@@ -77,7 +81,7 @@ fn main() -> anyhow::Result<()> {
     let upload = proto::SnapshotUpload {
         sequence: 1,
         content_hash: content_hash(&snapshot).to_wire(),
-        snapshot: Some(wire.clone()),
+        body: Some(proto::snapshot_upload::Body::Snapshot(wire.clone())),
     };
     let resolution = resolve(&snapshot);
     assert_eq!(resolution.pods.len(), 250);
@@ -120,12 +124,40 @@ fn main() -> anyhow::Result<()> {
     );
     println!("  resolve 250 pods                        {resolve_time:8.0}");
     println!("  history rows                            {rows:8.0}");
-    let whole = micros(|| prepare_upload(&key, upload.clone(), &limits));
+    let max = 16 << 20;
+    let whole = micros(|| prepare_upload(&key, upload.clone(), &limits, max));
     println!("  prepare_upload, all of the above but tonic's part: {whole:.0}");
     println!(
         "  total with tonic's part: {:.0} µs -> {:.0} uploads/s per core",
         whole + unzstd + decode,
         1e6 / (whole + unzstd + decode)
+    );
+    let frame = podwire_node_state::wire::CanonicalFrame::of(&snapshot)?;
+    let canonical_upload = proto::SnapshotUpload {
+        sequence: 1,
+        content_hash: frame.hash.to_wire(),
+        body: Some(proto::snapshot_upload::Body::Canonical(
+            proto::CanonicalSnapshot {
+                zstd_frame: frame.zstd_frame.clone().into(),
+                collected_at_unix_ms: snapshot.node.collected_at_unix_ms,
+                collection_duration_us: snapshot.node.collection_duration_us,
+            },
+        )),
+    };
+    let canonical_message = canonical_upload.encode_to_vec();
+    let tonic_part = micros(|| proto::SnapshotUpload::decode(canonical_message.as_slice()));
+    let open = micros(|| podwire_node_state::wire::open_frame(&frame.zstd_frame, max));
+    let whole_canonical = micros(|| prepare_upload(&key, canonical_upload.clone(), &limits, max));
+    println!(
+        "canonical form (agent-compressed, {} B, stream uncompressed):",
+        frame.zstd_frame.len()
+    );
+    println!("  message decode (tonic, async worker)    {tonic_part:8.0}");
+    println!("  of prepare_upload: open the frame       {open:8.0}");
+    println!(
+        "  prepare_upload {whole_canonical:.0} µs, total {:.0} µs -> {:.0} uploads/s per core",
+        whole_canonical + tonic_part,
+        1e6 / (whole_canonical + tonic_part)
     );
 
     println!("blob per stored snapshot:");
@@ -303,7 +335,7 @@ mod heartbeats {
                 proto::SnapshotUpload {
                     sequence: 1,
                     content_hash: hash.to_wire(),
-                    snapshot: Some((&snapshot).into()),
+                    body: Some(proto::snapshot_upload::Body::Snapshot((&snapshot).into())),
                 },
             )))
             .await?;

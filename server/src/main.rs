@@ -9,6 +9,11 @@ use clap::Parser;
 use podwire_server::config::Args;
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc rather than glibc's malloc: ingest allocates many small strings and vectors per
+/// snapshot (why, measured: `server/Cargo.toml`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(

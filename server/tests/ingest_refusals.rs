@@ -13,8 +13,9 @@ use common::ingest::{
 use common::vpc_node::busy_node;
 use podwire_node_state::NodeSnapshot;
 use podwire_node_state::wire::proto::{self, agent_message};
-use podwire_node_state::wire::{ContentHash, content_hash};
+use podwire_node_state::wire::{CanonicalFrame, ContentHash, content_hash};
 use podwire_server::ingest::{AnyAgent, StaticTokens};
+use prost::Message as _;
 use tonic::Code;
 
 const NOTHING: [i64; 4] = [0, 0, 0, 0];
@@ -50,7 +51,7 @@ async fn refused_upload(
         .send(agent_message::Message::Snapshot(proto::SnapshotUpload {
             sequence: 1,
             content_hash: hash.to_wire(),
-            snapshot: Some(snapshot),
+            body: Some(proto::snapshot_upload::Body::Snapshot(snapshot)),
         }))
         .await;
     refusal(agent.next().await)
@@ -306,5 +307,102 @@ async fn the_conversation_must_start_with_one_hello() {
         [1, 1, 1, 2],
         "only the one valid upload"
     );
+    server.stop().await;
+}
+
+/// Uploads a canonical body as it is; the status the stream ends with.
+async fn refused_canonical(
+    server: &TestIngest,
+    zstd_frame: Vec<u8>,
+    hash: ContentHash,
+) -> tonic::Status {
+    let mut agent = open(server).await;
+    agent
+        .send(agent_message::Message::Snapshot(proto::SnapshotUpload {
+            sequence: 1,
+            content_hash: hash.to_wire(),
+            body: Some(proto::snapshot_upload::Body::Canonical(
+                proto::CanonicalSnapshot {
+                    zstd_frame: zstd_frame.into(),
+                    collected_at_unix_ms: t(12, 0).timestamp_millis(),
+                    collection_duration_us: 1000,
+                },
+            )),
+        }))
+        .await;
+    refusal(agent.next().await)
+}
+
+#[tokio::test]
+async fn canonical_frames_that_are_damaged_oversized_mislabelled_or_timed_are_refused() {
+    let db = TestDb::new().await;
+    // 64 KiB decompressed at most
+    let server = TestIngest::start_with(
+        db.store.clone(),
+        settings(64 << 10),
+        Arc::new(StaticTokens::new([TOKEN])),
+    )
+    .await;
+    let node = two_pod_node();
+    let frame = CanonicalFrame::of(&node).unwrap();
+
+    let status = refused_canonical(&server, b"not zstd".to_vec(), frame.hash).await;
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(
+        status.message().contains("is not a zstd frame"),
+        "{}",
+        status.message()
+    );
+
+    let mut other = node.clone();
+    other.node.kernel = "6.1.0-other".into();
+    let status = refused_canonical(&server, frame.zstd_frame.clone(), content_hash(&other)).await;
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(
+        status.message().contains("content_hash"),
+        "{}",
+        status.message()
+    );
+
+    // 250 pods are about 260 KB decompressed, beyond the 64 KiB this server accepts
+    let big = busy_node("prod", "n1", t(12, 0).timestamp_millis(), 250).snapshot();
+    let big = CanonicalFrame::of(&big).unwrap();
+    assert!(big.zstd_frame.len() < 64 << 10);
+    let status = refused_canonical(&server, big.zstd_frame, big.hash).await;
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(
+        status.message().contains("holds more than 65536 bytes"),
+        "{}",
+        status.message()
+    );
+
+    // a frame whose snapshot keeps its collection time is not the canonical encoding
+    let timed = proto::NodeSnapshot::from(&node).encode_to_vec();
+    let timed = CanonicalFrame::of_encoding(&timed).unwrap();
+    let status = refused_canonical(&server, timed.zstd_frame, timed.hash).await;
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(
+        status.message().contains("collection time"),
+        "{}",
+        status.message()
+    );
+
+    assert_eq!(stored_rows(&db.store).await, NOTHING);
+    // the same node in the canonical form is stored
+    let mut agent = open(&server).await;
+    agent
+        .send(agent_message::Message::Snapshot(proto::SnapshotUpload {
+            sequence: 1,
+            content_hash: frame.hash.to_wire(),
+            body: Some(proto::snapshot_upload::Body::Canonical(
+                proto::CanonicalSnapshot {
+                    zstd_frame: frame.zstd_frame.clone().into(),
+                    collected_at_unix_ms: node.node.collected_at_unix_ms,
+                    collection_duration_us: node.node.collection_duration_us,
+                },
+            )),
+        }))
+        .await;
+    ack(agent.next().await);
     server.stop().await;
 }

@@ -1,10 +1,11 @@
-//! The latest collection, in the form the connection sends it: the snapshot already converted to
-//! its wire message and hashed, on the collector's blocking thread, so that the connection side
-//! only clones and sends.
+//! The latest collection, in the form the connection sends it: the snapshot already encoded
+//! canonically, hashed and compressed (`CanonicalSnapshot`), on the collector's blocking thread, so
+//! that the connection side only clones and sends. The server stores that frame as it comes
+//! instead of encoding and compressing every node's snapshots itself.
 
 use std::time::{Duration, SystemTime};
 
-use podwire_node_state::wire::{ContentHash, content_hash, proto};
+use podwire_node_state::wire::{CanonicalFrame, ContentHash, content_hash, proto};
 use podwire_node_state::{NodeSnapshot, resolver};
 use prost::Message as _;
 
@@ -45,13 +46,17 @@ pub struct CollectionSummary {
     pub source_errors: usize,
     /// The snapshot's encoded size, before compression.
     pub wire_bytes: usize,
+    /// What the upload carries, compressed.
+    pub upload_bytes: usize,
 }
 
 /// One collection, ready to send.
 #[derive(Debug, Clone)]
 pub struct LatestSnapshot {
     pub hash: ContentHash,
-    pub wire: proto::NodeSnapshot,
+    /// The body of an upload of this snapshot: its canonical frame (or, should compressing fail,
+    /// the plain message, which every server accepts too).
+    pub body: proto::snapshot_upload::Body,
     /// Who this node is, as `Hello` says it.
     pub identity: NodeIdentityFields,
     pub summary: CollectionSummary,
@@ -73,9 +78,29 @@ impl LatestSnapshot {
     /// Hashes, summarises and converts a finished collection. CPU work: run it on the blocking
     /// thread that collected.
     pub fn prepare(snapshot: NodeSnapshot, trigger: CollectionTrigger) -> Self {
-        let hash = content_hash(&snapshot);
         let resolution = resolver::resolve(&snapshot);
-        let wire = proto::NodeSnapshot::from(&snapshot);
+        let (hash, body, wire_bytes, upload_bytes) = match CanonicalFrame::of(&snapshot) {
+            Ok(frame) => {
+                let len = frame.zstd_frame.len();
+                let body = proto::snapshot_upload::Body::Canonical(proto::CanonicalSnapshot {
+                    zstd_frame: frame.zstd_frame.into(),
+                    collected_at_unix_ms: snapshot.node.collected_at_unix_ms,
+                    collection_duration_us: snapshot.node.collection_duration_us,
+                });
+                (frame.hash, body, frame.raw_len, len)
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "could not compress the snapshot; sending it as a plain message");
+                let wire = proto::NodeSnapshot::from(&snapshot);
+                let len = wire.encoded_len();
+                (
+                    content_hash(&snapshot),
+                    proto::snapshot_upload::Body::Snapshot(wire),
+                    len,
+                    len,
+                )
+            }
+        };
         let summary = CollectionSummary {
             trigger,
             finished_at: SystemTime::now(),
@@ -87,7 +112,8 @@ impl LatestSnapshot {
                 .filter(|p| !p.problems.is_empty())
                 .count(),
             source_errors: snapshot.errors.len(),
-            wire_bytes: wire.encoded_len(),
+            wire_bytes,
+            upload_bytes,
         };
         let host_local_data_dirs = snapshot
             .cni
@@ -101,7 +127,7 @@ impl LatestSnapshot {
         let node = snapshot.node;
         LatestSnapshot {
             hash,
-            wire,
+            body,
             identity: NodeIdentityFields {
                 cluster: node.cluster,
                 node: node.node_name,

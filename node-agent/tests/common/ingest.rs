@@ -17,7 +17,7 @@ use podwire_agent::collect::netns::run_in_namespace;
 use podwire_node_state::NodeSnapshot;
 use podwire_node_state::wire::proto::agent_ingest_server::{AgentIngest, AgentIngestServer};
 use podwire_node_state::wire::proto::{self, agent_message, server_message};
-use podwire_node_state::wire::{COMPRESSION, ContentHash, content_hash};
+use podwire_node_state::wire::{COMPRESSION, ContentHash, content_hash, open_frame};
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
@@ -226,8 +226,7 @@ impl AgentIngest for ScriptedIngest {
                     }
                     Some(agent_message::Message::Snapshot(upload)) => {
                         let hash = ContentHash::from_wire(&upload.content_hash).unwrap();
-                        let snapshot =
-                            NodeSnapshot::try_from(upload.snapshot.expect("a snapshot")).unwrap();
+                        let snapshot = uploaded_snapshot(upload.body.expect("a snapshot"));
                         let hash_matches = content_hash(&snapshot) == hash;
                         let stored = shared.update(|log| {
                             log.latest = Some(hash);
@@ -396,6 +395,23 @@ impl Drop for IngestDouble {
         }
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
+        }
+    }
+}
+
+/// The snapshot an upload carries, in either form; the canonical form's collection time and
+/// duration put back.
+fn uploaded_snapshot(body: proto::snapshot_upload::Body) -> NodeSnapshot {
+    use prost::Message as _;
+    match body {
+        proto::snapshot_upload::Body::Snapshot(wire) => NodeSnapshot::try_from(wire).unwrap(),
+        proto::snapshot_upload::Body::Canonical(canonical) => {
+            let raw = open_frame(&canonical.zstd_frame, 64 << 20).expect("a zstd frame");
+            let wire = proto::NodeSnapshot::decode(raw.as_slice()).expect("a NodeSnapshot");
+            let mut snapshot = NodeSnapshot::try_from(wire).unwrap();
+            snapshot.node.collected_at_unix_ms = canonical.collected_at_unix_ms;
+            snapshot.node.collection_duration_us = canonical.collection_duration_us;
+            snapshot
         }
     }
 }

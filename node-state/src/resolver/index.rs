@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use super::prefix::{Prefix, bits};
+use super::rule_index::RuleIndex;
 use crate::model::{
     IpFamily, Link, LinkKind, NetnsState, NodeSnapshot, PolicyRule, Route, RuleAction, table,
 };
@@ -62,6 +63,9 @@ pub(super) struct HostIndex<'a> {
     specific_routes: Vec<&'a Route>,
     rules_v4: Vec<IndexedRule<'a>>,
     rules_v6: Vec<IndexedRule<'a>>,
+    /// Positions in `rules_v4` / `rules_v6` by the address or device that selects them.
+    rule_index_v4: RuleIndex<'a>,
+    rule_index_v6: RuleIndex<'a>,
     /// Rules of both families by input device, in kernel order.
     rules_by_iif: HashMap<&'a str, Vec<&'a PolicyRule>>,
     /// Rules that look up `main` for marked packets (VPC CNI's SNAT rule), in kernel order.
@@ -160,6 +164,8 @@ impl<'a> HostIndex<'a> {
             ports,
             tables,
             specific_routes,
+            rule_index_v4: RuleIndex::new(&rules_v4),
+            rule_index_v6: RuleIndex::new(&rules_v6),
             rules_v4,
             rules_v6,
             rules_by_iif,
@@ -214,6 +220,14 @@ impl<'a> HostIndex<'a> {
         match family {
             IpFamily::V4 => &self.rules_v4,
             IpFamily::V6 => &self.rules_v6,
+        }
+    }
+
+    /// Where to find the rules of one family that may concern an address or a device.
+    pub(super) fn rule_index(&self, family: IpFamily) -> &RuleIndex<'a> {
+        match family {
+            IpFamily::V4 => &self.rule_index_v4,
+            IpFamily::V6 => &self.rule_index_v6,
         }
     }
 

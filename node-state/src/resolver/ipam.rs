@@ -33,7 +33,11 @@ fn eni_name(eni: &IpamdEni) -> String {
 /// its pods reach the probe destination through `main` while their ENI's table is still in use.
 fn vpc_scoped_rule_uses(host: &HostIndex<'_>, pod_ip: IpAddr, table_id: u32) -> bool {
     let pod = bits(pod_ip);
-    host.rules(IpFamily::of(&pod_ip)).iter().any(|r| {
+    let family = IpFamily::of(&pod_ip);
+    let rules = host.rules(family);
+    // A rule with both selectors is never filed under one address (`rule_index`).
+    let others = host.rule_index(family).others().iter();
+    others.filter_map(|&p| rules.get(p)).any(|r| {
         r.source.is_some_and(|s| s.contains(pod))
             && r.destination.is_some()
             && r.rule.action == RuleAction::Lookup { table: table_id }

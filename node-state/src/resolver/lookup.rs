@@ -65,11 +65,28 @@ pub(super) fn lookup_table<'a>(
 
 /// Walks the host's policy rules for one flow, the way `fib_rules_lookup` does.
 pub(super) fn decide<'a>(host: &HostIndex<'a>, flow: &Flow<'_>) -> Decision<'a> {
-    let rules = host.rules(IpFamily::of(&flow.destination));
+    let family = IpFamily::of(&flow.destination);
+    let rules = host.rules(family);
+    // Only the rules that may select the flow; the others would all be skipped (`rule_index`).
+    let candidates =
+        host.rule_index(family)
+            .for_flow(flow.source, flow.destination, &flow.ingress.name);
     let mut next = 0;
-    while let Some(indexed) = rules.get(next) {
+    let mut cursor = 0;
+    loop {
+        while candidates
+            .get(cursor)
+            .is_some_and(|&position| position < next)
+        {
+            cursor += 1;
+        }
+        let Some(indexed) = candidates.get(cursor).and_then(|&position| {
+            next = position + 1;
+            rules.get(position)
+        }) else {
+            break;
+        };
         let rule = indexed.rule;
-        next += 1;
         match rules::evaluate(indexed, flow, host) {
             RuleMatch::Skips => continue,
             RuleMatch::Unsupported(reason) => {

@@ -227,8 +227,12 @@ pub(super) fn rules_naming_pod(
     pod_ip: IpAddr,
     devices: &[&str],
 ) -> Vec<RuleRef> {
-    host.rules(IpFamily::of(&pod_ip))
-        .iter()
+    let family = IpFamily::of(&pod_ip);
+    let rules = host.rules(family);
+    host.rule_index(family)
+        .naming(pod_ip, devices)
+        .into_iter()
+        .filter_map(|position| rules.get(position))
         .filter(|r| {
             r.names(pod_ip)
                 || r.rule

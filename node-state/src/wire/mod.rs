@@ -26,15 +26,19 @@ pub mod proto {
     include!("generated/podwire.agent.v1.rs");
 }
 
+mod canonical_frame;
 mod content_hash;
 mod convert;
 
+pub use canonical_frame::{CANONICAL_ZSTD_LEVEL, CanonicalFrame, FrameError, open_frame};
 pub use content_hash::{ContentHash, ContentHashLengthError, canonical_encoding, content_hash};
 pub use convert::{FromWireError, WireProblem};
 
-/// The codec of the `AgentIngest` stream: the agent's client calls `send_compressed(COMPRESSION)`
-/// and `accept_compressed(COMPRESSION)`, the server's service `accept_compressed(COMPRESSION)`.
-/// The server answers uncompressed: its answers are a few dozen bytes, and tonic sets up a new
+/// The codec of the `AgentIngest` stream: the server's service `accept_compressed(COMPRESSION)`
+/// and the agent's client `accept_compressed(COMPRESSION)`. Current agents send uncompressed
+/// streams, since their uploads carry the snapshot in its own zstd frame ([`CanonicalFrame`]);
+/// the first agents sent the plain snapshot message on a stream compressed with this codec, and
+/// servers still accept that. The server answers uncompressed: its answers are a few dozen bytes, and tonic sets up a new
 /// zstd context for every message it compresses (measured: 4–7k heartbeats/s through the ingest
 /// with compressed answers, 10–24k/s without).
 ///

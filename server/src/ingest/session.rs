@@ -22,7 +22,7 @@ use super::service::Ingest;
 use super::validation::{
     FieldProblem, FieldViolation, Violation, check_hash, check_hello, check_sequence,
 };
-use crate::store::{NodeKey, NodeLatest, StoredOutcome};
+use crate::store::{CurrentRows, NodeKey, NodeLatest, StoredOutcome};
 
 /// How long a new stream may take to say `Hello`.
 pub const HELLO_PATIENCE: Duration = Duration::from_secs(60);
@@ -38,6 +38,9 @@ struct OpenNode {
     latest: Option<NodeLatest>,
     /// The last `sequence` handled.
     sequence: u64,
+    /// The rows of the node's open intervals as this stream's last stored upload left them,
+    /// so that the next upload's diff needs no read (the store checks they are still current).
+    current: Option<CurrentRows>,
 }
 
 /// One agent's stream.
@@ -179,6 +182,7 @@ impl Session {
             key,
             latest,
             sequence: 0,
+            current: None,
         });
         Ok(server_message::Message::Welcome(welcome))
     }
@@ -193,14 +197,24 @@ impl Session {
             kind: MessageKind::SnapshotUpload { sequence },
             violation: v.into(),
         })?;
-        let prepared = ingest.workers.prepare(&node.key, upload).await?;
-        let outcome = ingest.store.record_prepared(&prepared, Utc::now()).await?;
+        let max_encoding_bytes =
+            usize::try_from(ingest.settings.max_message_bytes).unwrap_or(usize::MAX);
+        let prepared = ingest
+            .workers
+            .prepare(&node.key, upload, max_encoding_bytes)
+            .await?;
+        let known = node.current.take();
+        let outcome = ingest
+            .store
+            .record_prepared_after(&prepared, Utc::now(), known.as_ref())
+            .await?;
         node.sequence = sequence;
         node.latest = Some(NodeLatest {
             node_id: outcome.node_id(),
             content_hash: prepared.content_hash(),
             snapshot_id: outcome.snapshot_id(),
         });
+        node.current = Some(prepared.into_current_rows());
         let ack_outcome = match outcome {
             StoredOutcome::Stored { opened, closed, .. } => {
                 tracing::debug!(cluster = %node.key.cluster, node = %node.key.name, opened, closed, "snapshot stored");

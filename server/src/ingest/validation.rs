@@ -41,6 +41,24 @@ pub enum Violation {
         claimed: ContentHash,
         computed: ContentHash,
     },
+    /// The canonical form's frame cannot be opened or does not hold a canonical snapshot.
+    #[error("field `canonical.zstd_frame` {0}")]
+    Frame(FrameProblem),
+}
+
+/// What is wrong with a `CanonicalSnapshot`'s frame.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameProblem {
+    #[error("is not a zstd frame, or a damaged one")]
+    NotZstd,
+    #[error("holds more than {max} bytes once decompressed")]
+    TooLarge { max: usize },
+    #[error("does not hold a protobuf NodeSnapshot")]
+    NotASnapshot,
+    #[error(
+        "holds a snapshot with a collection time or duration; the canonical encoding has them zeroed"
+    )]
+    NotCanonical,
 }
 
 /// One field out of bounds.

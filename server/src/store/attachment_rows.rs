@@ -73,89 +73,141 @@ pub(crate) async fn open_rows(
     rows.iter().map(decode).collect()
 }
 
-/// Closes the open intervals of `keys` at `at`: moves them from the current table to the history.
-pub(crate) async fn close(
-    conn: &mut PgConnection,
-    node: NodeId,
-    keys: &[AttachmentKey],
-    at: DateTime<Utc>,
-) -> Result<u64, StoreError> {
-    if keys.is_empty() {
-        return Ok(0);
-    }
-    let inodes: Vec<i64> = keys
-        .iter()
-        .map(|k| inode_column(k.netns_inode))
-        .collect::<Result<_, _>>()?;
-    let interfaces: Vec<&str> = keys.iter().map(|k| k.interface.as_str()).collect();
-    let result = sqlx::query(
-        "WITH closed AS ( \
-             DELETE FROM current_pod_attachments \
-             WHERE node_id = $1 AND (netns_inode, interface) IN (SELECT * FROM unnest($3::int8[], $4::text[])) \
-             RETURNING *) \
-         INSERT INTO pod_attachment_history (valid_from, valid_to, netns_inode, node_id, route_table, pod_key, \
-             wiring, vlan_id, ip, mac, eni_mac, interface, pod_namespace, pod_name, host_veth, bridge, \
-             egress_device, problem_codes) \
-         SELECT valid_from, $2, netns_inode, node_id, route_table, pod_key, wiring, vlan_id, ip, mac, eni_mac, \
-             interface, pod_namespace, pod_name, host_veth, bridge, egress_device, problem_codes \
-         FROM closed",
-    )
-    .bind(node.0)
-    .bind(at)
-    .bind(inodes)
-    .bind(interfaces)
-    .execute(conn)
-    .await?;
-    Ok(result.rows_affected())
-}
-
-/// Opens one interval per attachment, from `at`, in one statement.
-pub(crate) async fn open(
-    conn: &mut PgConnection,
-    node: NodeId,
-    rows: &[Attachment],
-    at: DateTime<Utc>,
-) -> Result<u64, StoreError> {
-    if rows.is_empty() {
-        return Ok(0);
-    }
-    let inodes: Vec<i64> = rows
-        .iter()
-        .map(|a| inode_column(a.netns_inode))
-        .collect::<Result<_, _>>()?;
-    let result = sqlx::query(
+/// The insert of [`replace`]: one row per element of the arrays `$5`…`$19`, of the
+/// node `$1`, from `$2`. A macro so that both statements are static strings.
+macro_rules! insert_current {
+    () => {
         "INSERT INTO current_pod_attachments (node_id, valid_from, netns_inode, interface, pod_namespace, \
              pod_name, ip, mac, host_veth, bridge, route_table, egress_device, eni_mac, vlan_id, wiring, \
              problem_codes, pod_key) \
          SELECT $1, $2, t.inode, t.interface, t.ns, t.name, t.ip, t.mac::macaddr, t.veth, t.bridge, t.tbl, \
              t.egress, t.eni::macaddr, t.vlan, t.wiring::pod_wiring, \
              CASE WHEN t.problems = '' THEN NULL ELSE string_to_array(t.problems, ',') END, t.pod_key \
-         FROM unnest($3::int8[], $4::text[], $5::text[], $6::text[], $7::inet[], $8::text[], $9::text[], \
-             $10::text[], $11::int4[], $12::text[], $13::text[], $14::int2[], $15::text[], $16::text[], \
-             $17::int4[]) \
+         FROM unnest($5::int8[], $6::text[], $7::text[], $8::text[], $9::inet[], $10::text[], $11::text[], \
+             $12::text[], $13::int4[], $14::text[], $15::text[], $16::int2[], $17::text[], $18::text[], \
+             $19::int4[]) \
            AS t(inode, interface, ns, name, ip, mac, veth, bridge, tbl, egress, eni, vlan, wiring, problems, \
-             pod_key)",
-    )
+             pod_key)"
+    };
+}
+
+/// Closes the open intervals of the keys `$3`/`$4` of the node `$1` at `$2`: moves them from the
+/// current table to the history.
+macro_rules! close_current {
+    () => {
+        "closed AS ( \
+             DELETE FROM current_pod_attachments \
+             WHERE node_id = $1 AND (netns_inode, interface) IN (SELECT * FROM unnest($3::int8[], $4::text[])) \
+             RETURNING *), \
+         moved AS ( \
+         INSERT INTO pod_attachment_history (valid_from, valid_to, netns_inode, node_id, route_table, pod_key, \
+             wiring, vlan_id, ip, mac, eni_mac, interface, pod_namespace, pod_name, host_veth, bridge, \
+             egress_device, problem_codes) \
+         SELECT valid_from, $2, netns_inode, node_id, route_table, pod_key, wiring, vlan_id, ip, mac, eni_mac, \
+             interface, pod_namespace, pod_name, host_veth, bridge, egress_device, problem_codes \
+         FROM closed)"
+    };
+}
+
+/// Binds the arrays of [`insert_current`] (`$5`…`$19`) for `rows`.
+fn bind_rows<'q>(
+    query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    rows: &'q [Attachment],
+) -> Result<sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>, StoreError> {
+    let inodes: Vec<i64> = rows
+        .iter()
+        .map(|a| inode_column(a.netns_inode))
+        .collect::<Result<_, _>>()?;
+    Ok(query
+        .bind(inodes)
+        .bind(
+            rows.iter()
+                .map(|a| a.interface.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            rows.iter()
+                .map(|a| a.pod_namespace.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            rows.iter()
+                .map(|a| a.pod_name.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(rows.iter().map(|a| a.ip).collect::<Vec<_>>())
+        .bind(
+            rows.iter()
+                .map(|a| a.mac.map(|m| m.to_string()))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            rows.iter()
+                .map(|a| a.host_veth.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(rows.iter().map(|a| a.bridge.as_deref()).collect::<Vec<_>>())
+        .bind(
+            rows.iter()
+                .map(|a| a.route_table.map(|t| t as i32))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            rows.iter()
+                .map(|a| a.egress_device.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            rows.iter()
+                .map(|a| a.eni_mac.map(|m| m.to_string()))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            rows.iter()
+                .map(|a| a.vlan_id.map(|v| v as i16))
+                .collect::<Vec<_>>(),
+        )
+        .bind(rows.iter().map(|a| a.wiring.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(problems_column).collect::<Vec<_>>())
+        .bind(rows.iter().map(Attachment::pod_key).collect::<Vec<_>>()))
+}
+
+/// Closes the intervals of `close` and opens those of `open`, all at `at`, in one statement (one
+/// round trip): the diff of one snapshot. Returns (closed, opened).
+pub(crate) async fn replace(
+    conn: &mut PgConnection,
+    node: NodeId,
+    close: &[AttachmentKey],
+    open: &[Attachment],
+    at: DateTime<Utc>,
+) -> Result<(u64, u64), StoreError> {
+    if close.is_empty() && open.is_empty() {
+        return Ok((0, 0));
+    }
+    let inodes: Vec<i64> = close
+        .iter()
+        .map(|k| inode_column(k.netns_inode))
+        .collect::<Result<_, _>>()?;
+    let interfaces: Vec<&str> = close.iter().map(|k| k.interface.as_str()).collect();
+    // A changed interval's key is deleted and inserted again by this one statement: the unique
+    // check sees the old row as deleted by this transaction.
+    let query = sqlx::query(concat!(
+        "WITH ",
+        close_current!(),
+        ", opened AS (",
+        insert_current!(),
+        " RETURNING 1) \
+         SELECT (SELECT count(*) FROM closed), (SELECT count(*) FROM opened)"
+    ))
     .bind(node.0)
     .bind(at)
     .bind(inodes)
-    .bind(rows.iter().map(|a| a.interface.as_str()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|a| a.pod_namespace.as_deref()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|a| a.pod_name.as_deref()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|a| a.ip).collect::<Vec<_>>())
-    .bind(rows.iter().map(|a| a.mac.map(|m| m.to_string())).collect::<Vec<_>>())
-    .bind(rows.iter().map(|a| a.host_veth.as_deref()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|a| a.bridge.as_deref()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|a| a.route_table.map(|t| t as i32)).collect::<Vec<_>>())
-    .bind(rows.iter().map(|a| a.egress_device.as_deref()).collect::<Vec<_>>())
-    .bind(rows.iter().map(|a| a.eni_mac.map(|m| m.to_string())).collect::<Vec<_>>())
-    .bind(rows.iter().map(|a| a.vlan_id.map(|v| v as i16)).collect::<Vec<_>>())
-    .bind(rows.iter().map(|a| a.wiring.as_str()).collect::<Vec<_>>())
-    .bind(rows.iter().map(problems_column).collect::<Vec<_>>())
-    .bind(rows.iter().map(Attachment::pod_key).collect::<Vec<_>>())
-    .execute(conn)
-    .await?;
-    Ok(result.rows_affected())
+    .bind(interfaces);
+    let (closed, opened): (i64, i64) = bind_rows(query, open)?
+        .try_map(|row: PgRow| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .fetch_one(conn)
+        .await?;
+    Ok((closed.unsigned_abs(), opened.unsigned_abs()))
 }
 
 /// Problem codes joined with commas (codes are snake_case words, never holding one).

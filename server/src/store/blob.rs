@@ -16,6 +16,11 @@
 //! Blobs written before migration 0002 hold canonical JSON and are still read
 //! ([`BlobEncoding::Json`]).
 //!
+//! Agents upload exactly such a blob (`CanonicalSnapshot`, made by
+//! [`podwire_node_state::wire::CanonicalFrame`]): ingest checks that its content hashes to the
+//! claimed hash and stores the agent's frame as it came. [`SnapshotBlob::of`] makes the blob on the
+//! server for the plain form of the first agents and for callers that hold only the model.
+//!
 //! Blobs are zstd-compressed (level 3): snapshots repeat themselves (the same link names, routes
 //! and rules per pod), and decompression, on the read path of every "pod path at T" request, runs
 //! at over 1 GB/s.

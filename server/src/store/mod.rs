@@ -36,7 +36,7 @@ pub use dashboard_queries::{
 pub use ec2_reads::{FreeSample, NodeInstanceLimits};
 pub use error::StoreError;
 pub use heartbeat::HeartbeatCoalescer;
-pub use ingest::{NodeId, NodeKey, NodeLatest, PreparedSnapshot, StoredOutcome};
+pub use ingest::{CurrentRows, NodeId, NodeKey, NodeLatest, PreparedSnapshot, StoredOutcome};
 pub use retention::RetentionReport;
 
 /// The migrations in the workspace's `migrations/`, embedded at build time. sqlx's Postgres

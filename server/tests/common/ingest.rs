@@ -203,7 +203,7 @@ pub fn upload(sequence: u64, snapshot: &NodeSnapshot) -> agent_message::Message 
     agent_message::Message::Snapshot(proto::SnapshotUpload {
         sequence,
         content_hash: content_hash(snapshot).to_wire(),
-        snapshot: Some(snapshot.into()),
+        body: Some(proto::snapshot_upload::Body::Snapshot(snapshot.into())),
     })
 }
 

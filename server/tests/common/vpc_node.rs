@@ -16,9 +16,23 @@ use std::net::{IpAddr, Ipv4Addr};
 use podwire_node_state::resolver::{choose_probe, kernel_queries};
 use podwire_node_state::*;
 
-/// The MAC of ENI `n` (and of the host's `eth{n}`): ENI 0 is `02:d1:7d:e3:9c:01`.
+/// The MAC of ENI `n` (and of the host's `eth{n}`) of a node built with the default ENI seed:
+/// ENI 0 is `02:d1:7d:e3:9c:01`.
 pub fn eni_mac(n: u32) -> MacAddr {
-    MacAddr([0x02, 0xd1, 0x7d, 0xe3, 0x9c, (n + 1) as u8])
+    eni_mac_of(0, n)
+}
+
+/// The MAC of ENI `n` of a node whose ENIs are numbered from `seed` ([`VpcNode::eni_seed`]).
+pub fn eni_mac_of(seed: u32, n: u32) -> MacAddr {
+    let s = seed.to_be_bytes();
+    MacAddr([
+        0x02,
+        0xd1 ^ s[1],
+        0x7d ^ s[2],
+        0xe3 ^ s[3],
+        0x9c,
+        (n + 1) as u8,
+    ])
 }
 
 const GATEWAY: &str = "172.31.48.1";
@@ -44,6 +58,9 @@ pub struct VpcNode {
     pub collected_at_unix_ms: i64,
     /// ENIs attached (at least one more than the highest `eni` of a pod).
     pub enis: u32,
+    /// Makes the ENIs' MACs and ids this node's own: 0 (the default) for the MACs of [`eni_mac`];
+    /// simulated fleets give each node another.
+    pub eni_seed: u32,
     pub pods: Vec<VpcPod>,
 }
 
@@ -192,6 +209,7 @@ impl VpcNode {
             node: node.into(),
             collected_at_unix_ms,
             enis,
+            eni_seed: 0,
             pods,
         }
     }
@@ -293,7 +311,7 @@ impl VpcNode {
                 ifindex,
                 &format!("eth{eni}"),
                 LinkKind::Device,
-                Some(eni_mac(eni)),
+                Some(eni_mac_of(self.eni_seed, eni)),
                 9001,
             ));
             addresses.push(Address {
@@ -420,7 +438,10 @@ impl VpcNode {
     fn ipamd(&self) -> IpamdEnis {
         let enis = (0..self.enis)
             .map(|eni| IpamdEni {
-                id: format!("eni-0{:016x}", noise(u64::from(eni) + 9100)),
+                id: format!(
+                    "eni-0{:016x}",
+                    noise(u64::from(eni) + 9100 + (u64::from(self.eni_seed) << 32))
+                ),
                 is_primary: eni == 0,
                 is_trunk: false,
                 is_efa: false,

@@ -69,9 +69,9 @@ pub async fn open(
         .keep_alive_timeout(Duration::from_secs(10))
         .keep_alive_while_idle(true);
     let channel = endpoint.connect().await.map_err(SessionError::Connect)?;
-    let mut client = AgentIngestClient::new(channel)
-        .send_compressed(COMPRESSION)
-        .accept_compressed(COMPRESSION);
+    // Uploads carry their own zstd frame (`CanonicalSnapshot`), and heartbeats are a few dozen
+    // bytes: compressing the stream as well would cost CPU on both ends for nothing.
+    let mut client = AgentIngestClient::new(channel).accept_compressed(COMPRESSION);
 
     // Hello is queued before the call: a server may wait for it before answering at all.
     let (outbox, queued) = mpsc::channel(OUTBOX_DEPTH);
@@ -326,7 +326,7 @@ fn agent_message(outgoing: Outgoing, latest: &LatestSnapshot) -> proto::AgentMes
         MessageKind::Upload => agent_message::Message::Snapshot(proto::SnapshotUpload {
             sequence: outgoing.sequence,
             content_hash: outgoing.hash.to_wire(),
-            snapshot: Some(latest.wire.clone()),
+            body: Some(latest.body.clone()),
         }),
         MessageKind::Heartbeat => agent_message::Message::Heartbeat(proto::Heartbeat {
             sequence: outgoing.sequence,
@@ -344,6 +344,7 @@ fn log_sent(outgoing: Outgoing, latest: &LatestSnapshot) {
             sequence = outgoing.sequence,
             content_hash = %outgoing.hash,
             bytes = latest.summary.wire_bytes,
+            compressed = latest.summary.upload_bytes,
             pods = latest.summary.pods,
             "snapshot sent"
         ),

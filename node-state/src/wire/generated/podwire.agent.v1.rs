@@ -1126,12 +1126,47 @@ pub struct SnapshotUpload {
     pub sequence: u64,
     /// SHA-256 (32 bytes) of the snapshot's canonical encoding, which leaves out what changes on every
     /// collection without changing the node's wiring (collection time and duration, the NUD state of
-    /// dynamic neighbours). The server may recompute it and rejects a mismatch.
+    /// dynamic neighbours). The server recomputes it and rejects a mismatch.
     #[prost(bytes = "bytes", tag = "2")]
     pub content_hash: ::prost::bytes::Bytes,
-    /// Required.
-    #[prost(message, optional, tag = "3")]
-    pub snapshot: ::core::option::Option<NodeSnapshot>,
+    /// Required: the snapshot, in one of two forms. Current agents send `canonical`; servers keep
+    /// accepting `snapshot`, the only form of the first agents (field 3 was a plain field then, which
+    /// is the same on the wire).
+    #[prost(oneof = "snapshot_upload::Body", tags = "3, 4")]
+    pub body: ::core::option::Option<snapshot_upload::Body>,
+}
+/// Nested message and enum types in `SnapshotUpload`.
+pub mod snapshot_upload {
+    /// Required: the snapshot, in one of two forms. Current agents send `canonical`; servers keep
+    /// accepting `snapshot`, the only form of the first agents (field 3 was a plain field then, which
+    /// is the same on the wire).
+    #[derive(Clone, PartialEq, ::prost::Oneof)]
+    pub enum Body {
+        /// The snapshot as a message: the server computes its canonical encoding and compresses it.
+        #[prost(message, tag = "3")]
+        Snapshot(super::NodeSnapshot),
+        /// The canonical encoding, already compressed by the agent, which computed it for the content
+        /// hash anyway: the server checks it and stores these bytes as they are.
+        #[prost(message, tag = "4")]
+        Canonical(super::CanonicalSnapshot),
+    }
+}
+/// A snapshot in the form its content hash is defined on.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct CanonicalSnapshot {
+    /// One zstd frame whose content is the snapshot's canonical encoding: a `NodeSnapshot` with the
+    /// collection time and duration zeroed, dynamic neighbour states cleared and every list in its
+    /// defined order. `SnapshotUpload.content_hash` is the SHA-256 of the decompressed content, which
+    /// may not exceed `Welcome.max_message_bytes`. Sent on a stream without the stream's own
+    /// compression: compressing these bytes again gains nothing.
+    #[prost(bytes = "bytes", tag = "1")]
+    pub zstd_frame: ::prost::bytes::Bytes,
+    /// What the canonical encoding leaves out: when the collection started (Unix milliseconds) and
+    /// how long it took (microseconds).
+    #[prost(int64, tag = "2")]
+    pub collected_at_unix_ms: i64,
+    #[prost(uint64, tag = "3")]
+    pub collection_duration_us: u64,
 }
 /// The node is alive and its state has not changed since the snapshot with `content_hash`.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
