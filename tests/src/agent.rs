@@ -1,4 +1,4 @@
-//! Running `podwire-agent inspect` inside a built node (`ip netns exec NODE podwire-agent …`) and
+//! Running `podwire-agent inspect` inside a built node (`nsenter --net=NODE podwire-agent …`) and
 //! reading its `--json` report.
 //!
 //! The binary comes from `PODWIRE_AGENT_BIN`, else `$PODWIRE_BIN_DIR/podwire-agent`, else from the
@@ -138,10 +138,14 @@ impl Inspect {
         self
     }
 
-    /// The full command line, run through `ip netns exec NODE`.
+    /// The full command line, run in the node's namespace through `nsenter --net`: only the
+    /// network namespace changes, as for an agent on the node's host network (`ip netns exec`
+    /// would also make a mount namespace and remount /sys, a few ms the agent never pays).
     pub fn command(&self, json: bool) -> Result<Cmd, AgentError> {
-        let mut cmd = Cmd::new("ip")
-            .args(["netns", "exec", &self.node_netns])
+        let netns = std::path::Path::new(crate::netns::NETNS_RUN_DIR).join(&self.node_netns);
+        let mut cmd = Cmd::new("nsenter")
+            .arg(format!("--net={}", netns.display()))
+            .arg("--")
             .arg(agent_binary()?.to_string_lossy())
             .arg("inspect")
             .arg("--host-root")

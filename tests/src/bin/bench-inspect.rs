@@ -132,7 +132,7 @@ fn bench(args: &[String]) -> anyhow::Result<()> {
         let _ = std::io::stdout().flush();
     }
     println!(
-        "\nagent: `ip netns exec NODE podwire-agent inspect --json` from spawn to exit; peak RSS is \
+        "\nagent: `nsenter --net=/var/run/netns/NODE podwire-agent inspect --json` from spawn to exit; peak RSS is \
          ru_maxrss of that process.\niproute2: one `ip -n NS -j -d -batch -` per namespace \
          (links, addresses, routes of all tables, IPv4 rules, neighbours) plus the join, \
          sequentially; iproute2 cannot list IPv6 rules from a batch line, so it skips them."
