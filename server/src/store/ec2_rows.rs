@@ -297,16 +297,8 @@ impl Store {
         mac: MacAddr,
         at: DateTime<Utc>,
     ) -> Result<Option<StoredEc2Eni>, StoreError> {
-        let row = sqlx::query(
-            "SELECT described, kind, valid_from, NULLIF(valid_to, 'infinity') AS valid_to \
-             FROM ec2_enis WHERE mac = $1::macaddr AND valid_to > $2 AND valid_from <= $2 \
-             ORDER BY valid_from DESC LIMIT 1",
-        )
-        .bind(mac.to_string())
-        .bind(at)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(decode_eni).transpose()
+        self.ec2_eni_at("mac = $1::macaddr", &mac.to_string(), at)
+            .await
     }
 
     /// EC2's description of the ENI `eni_id`, as of `at`.
@@ -315,15 +307,26 @@ impl Store {
         eni_id: &str,
         at: DateTime<Utc>,
     ) -> Result<Option<StoredEc2Eni>, StoreError> {
-        let row = sqlx::query(
+        self.ec2_eni_at("eni_id = $1", eni_id, at).await
+    }
+
+    /// The ENI row matching `key` (a condition on `$1`, one of the two above) valid at `at`.
+    async fn ec2_eni_at(
+        &self,
+        key: &'static str,
+        value: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<StoredEc2Eni>, StoreError> {
+        let sql = format!(
             "SELECT described, kind, valid_from, NULLIF(valid_to, 'infinity') AS valid_to \
-             FROM ec2_enis WHERE eni_id = $1 AND valid_from <= $2 AND valid_to > $2 \
-             ORDER BY valid_from DESC LIMIT 1",
-        )
-        .bind(eni_id)
-        .bind(at)
-        .fetch_optional(&self.pool)
-        .await?;
+             FROM ec2_enis WHERE {key} AND valid_from <= $2 AND valid_to > $2 \
+             ORDER BY valid_from DESC LIMIT 1"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(value)
+            .bind(at)
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(decode_eni).transpose()
     }
 
