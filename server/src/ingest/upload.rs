@@ -26,7 +26,7 @@
 use std::sync::Arc;
 
 use podwire_node_state::NodeSnapshot;
-use podwire_node_state::resolver::resolve;
+use podwire_node_state::resolver::resolve_facts;
 use podwire_node_state::wire::proto::snapshot_upload::Body;
 use podwire_node_state::wire::{ContentHash, FrameError, open_frame, proto};
 use prost::Message;
@@ -163,6 +163,6 @@ pub fn prepare_upload(
             computed: blob.hash,
         }));
     }
-    let resolution = resolve(&snapshot);
-    PreparedSnapshot::with_blob(&snapshot, blob, &resolution).map_err(IngestError::Store)
+    let pods = resolve_facts(&snapshot);
+    PreparedSnapshot::with_blob(&snapshot, blob, pods).map_err(IngestError::Store)
 }
