@@ -242,13 +242,14 @@ impl Context<'_, '_> {
             Some(entry) => identity::Identity::from_entry(entry),
             None => identity::identify(self.snapshot, &self.cache, ns, &pod_interface),
         };
-        let mut problems: Vec<Problem> = identity.problem.clone().into_iter().collect();
+        let entry = identity.entry;
+        let mut problems: Vec<Problem> = identity.problem.into_iter().collect();
         problems.extend(incomplete_namespace(self.snapshot, ns));
 
         let mut path = PodPath {
-            namespace: identity.namespace.clone(),
-            name: identity.name.clone(),
-            container_id: identity.container_id.clone(),
+            namespace: identity.namespace,
+            name: identity.name,
+            container_id: identity.container_id,
             netns: NetnsRef {
                 inode: ns.inode,
                 name: ns.name.clone(),
@@ -265,7 +266,7 @@ impl Context<'_, '_> {
             problems: Vec::new(),
         };
         let mut facts = WiringFacts {
-            entry: identity.entry,
+            entry,
             host_veth: attachment.host_veth,
             bridge: None,
             pod_ip: path.pod_interface.ip,
