@@ -193,6 +193,7 @@ fn resolve_pods(
         probe,
         answers,
         detail,
+        holders: ipam::Holders::new(snapshot.vpc_cni.as_ref()),
     };
     let mut paths: Vec<PodPath> = attachments.iter().map(|a| context.resolve_pod(a)).collect();
     paths.sort_by(pod_order);
@@ -218,6 +219,7 @@ struct Context<'a, 'p> {
     probe: &'p Probe,
     answers: &'p dyn KernelAnswers,
     detail: Detail,
+    holders: ipam::Holders<'a>,
 }
 
 impl Context<'_, '_> {
@@ -342,7 +344,7 @@ impl Context<'_, '_> {
             }
             problems.extend(ipam::cross_check(
                 &self.host,
-                self.snapshot.vpc_cni.as_ref(),
+                &self.holders,
                 pod_ip,
                 main.egress.table,
             ));
