@@ -14,16 +14,17 @@
 //! the blob when someone reads it. Same walk, same facts (the resolver's tests check each case).
 //!
 //! What a 250-pod upload costs here (the `ingest_cost` example, CPU time of one thread on a busy
-//! 2-core box, with mimalloc and the resolver's rule index): in the canonical form about 2.4 ms
-//! in all, of which about 0.1 ms to decompress (one shot, into the size the frame declares),
-//! 0.15 ms to hash, 0.6 ms to decode the protobuf (from `Bytes`, so addresses and MACs are views
-//! of the buffer), 0.1 ms to check the bounds, 0.5 ms to convert and 0.9 ms to resolve the
-//! facts (1 ms for the full paths). Counted in instructions (callgrind, 10 uploads), which a busy
-//! box does not blur: 30.5 million per upload with the full resolution and the streaming
-//! decompression, 24.8 million now (the resolution 14.8 → 10.0, the decompression 2.7 → 2.2;
-//! SHA-256 left out, which valgrind runs without the CPU's SHA instructions). The plain form
-//! takes 4.2 ms, the canonical encoding and compression included. `bench-ingest` measures the
-//! whole ingest, database included: see the README.
+//! 2-core box, with mimalloc and the resolver's rule index): in the canonical form about 2.3 ms in
+//! all, of which about 0.1 ms to decompress (one shot, into the size the frame declares), 0.15 ms
+//! to hash, 0.6 ms to decode the protobuf (from `Bytes`, so addresses and MACs are views of the
+//! buffer), 0.1 ms to check the bounds, 0.5 ms to convert and 0.65 ms to resolve the facts (0.9 ms
+//! for the full paths; ipamd's holders indexed once per resolution). Counted in instructions
+//! (callgrind, 10 uploads), which a busy box does not blur: 30.5 million per upload with the full
+//! resolution and the streaming decompression, 24.8 million with the facts only and one-shot
+//! decompression (the resolution 14.8 → 10.0, the decompression 2.7 → 2.2; SHA-256 left out, which
+//! valgrind runs without the CPU's SHA instructions), before the ipamd index. The plain form takes
+//! 4.2 ms, the canonical encoding and compression included. `bench-ingest` measures the whole
+//! ingest, database included: see the README.
 //!
 //! That is too long for an async worker, so it runs under `spawn_blocking`, and at most one
 //! upload per core at a time (a semaphore): a burst of uploads queues for the CPU instead of
