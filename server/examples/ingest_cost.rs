@@ -17,7 +17,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use podwire_node_state::NodeSnapshot;
-use podwire_node_state::resolver::resolve;
+use podwire_node_state::resolver::{resolve, resolve_facts};
 use podwire_node_state::wire::{canonical_encoding, content_hash, proto};
 use podwire_server::ingest::SnapshotLimits;
 use podwire_server::ingest::limits::check_snapshot;
@@ -109,7 +109,9 @@ fn main() -> anyhow::Result<()> {
     let zstd1_time = micros(|| zstd::encode_all(encoded.as_slice(), 1));
     let zstd1_len = zstd::encode_all(encoded.as_slice(), 1)?.len();
     let resolve_time = micros(|| resolve(&snapshot));
-    let rows = micros(|| PreparedSnapshot::with_blob(&snapshot, blob_placeholder(), &resolution));
+    let facts_time = micros(|| resolve_facts(&snapshot));
+    let facts = resolve_facts(&snapshot);
+    let rows = micros(|| PreparedSnapshot::with_blob(&snapshot, blob_placeholder(), facts.clone()));
     println!("  bounds check                            {bounds:8.0}");
     println!("  wire -> model (incl. clone)             {convert:8.0}");
     println!("  canonical encoding + SHA-256 + zstd-3   {blob_time:8.0}");
@@ -123,6 +125,7 @@ fn main() -> anyhow::Result<()> {
         "    of which zstd-3                       {zstd_time:8.0}  (zstd-1: {zstd1_time:.0} µs, {zstd1_len} B)"
     );
     println!("  resolve 250 pods                        {resolve_time:8.0}");
+    println!("  resolve_facts (what ingest resolves)    {facts_time:8.0}");
     println!("  history rows                            {rows:8.0}");
     let max = 16 << 20;
     let whole = micros(|| prepare_upload(&key, upload.clone(), &limits, max));

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+use super::facts::Detail;
 use super::index::HostIndex;
 use super::kernel::{self, legs};
 use super::layers;
@@ -71,23 +72,26 @@ fn route_ref(host: &HostIndex<'_>, route: &Route) -> RouteRef {
     }
 }
 
-/// Traces traffic of `flow` through the host, labelled `label` in the result and its problems.
+/// Traces traffic of `flow` through the host, labelled `label` in the result and its problems;
+/// at [`Detail::Facts`] without the deciding rule's and route's descriptions.
 pub(super) fn trace<'a>(
     host: &HostIndex<'a>,
     flow: &Flow<'_>,
     label: String,
     answers: &dyn KernelAnswers,
+    detail: Detail,
 ) -> Traced<'a> {
     let decision = lookup::decide(host, flow);
+    let texts = detail.texts();
     let mut problems = Vec::new();
     let mut egress = Egress {
         label,
         destination: flow.destination,
         fwmark: (flow.mark != 0).then_some(flow.mark),
         ingress: LinkRef::from(flow.ingress),
-        rule: decision.rule.map(rules::rule_ref),
+        rule: decision.rule.filter(|_| texts).map(rules::rule_ref),
         table: decision.table,
-        route: decision.route.map(|r| route_ref(host, r)),
+        route: decision.route.filter(|_| texts).map(|r| route_ref(host, r)),
         egress_device: None,
         layers: Vec::new(),
         nic: None,

@@ -2,12 +2,13 @@
 //! which table its traffic must use (the primary ENI's pods use `main`, a secondary ENI's pods
 //! its own table, `device number + 1` unless ipamd reports another).
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use super::index::HostIndex;
 use super::path::{Problem, ProblemCode};
 use super::prefix::bits;
-use crate::model::{IpFamily, IpamdEni, RuleAction, VpcCniState, table};
+use crate::model::{IpFamily, IpamdCidr, IpamdEni, RuleAction, VpcCniState, table};
 
 /// The table VPC CNI routes an ENI's pods through.
 fn expected_table(eni: &IpamdEni) -> u32 {
@@ -44,27 +45,73 @@ fn vpc_scoped_rule_uses(host: &HostIndex<'_>, pod_ip: IpAddr, table_id: u32) -> 
     })
 }
 
+/// ipamd's CIDRs, indexed once per resolution: a secondary IP (a single-address CIDR) by its
+/// address, the rest (prefixes) in a list, each with its position in ipamd's order, so that a
+/// pod's holder is found without testing every CIDR of the node.
+#[derive(Debug, Default)]
+pub(super) struct Holders<'a> {
+    /// Whether ipamd was read at all: when not, there is nothing to check against.
+    read: bool,
+    by_address: HashMap<IpAddr, (usize, &'a IpamdEni, &'a IpamdCidr)>,
+    prefixes: Vec<(usize, &'a IpamdEni, &'a IpamdCidr)>,
+}
+
+impl<'a> Holders<'a> {
+    pub(super) fn new(vpc: Option<&'a VpcCniState>) -> Self {
+        let Some(ipamd) = vpc.and_then(|v| v.ipamd.as_ref()) else {
+            return Holders::default();
+        };
+        let mut holders = Holders {
+            read: true,
+            ..Holders::default()
+        };
+        let cidrs = ipamd
+            .network_cards
+            .iter()
+            .flat_map(|card| &card.enis)
+            .flat_map(|eni| eni.cidrs.iter().map(move |cidr| (eni, cidr)));
+        for (position, (eni, cidr)) in cidrs.enumerate() {
+            if cidr.cidr.prefix_len() == cidr.cidr.max_prefix_len() {
+                // The first CIDR in ipamd's order holding the address wins, as in a scan.
+                holders
+                    .by_address
+                    .entry(cidr.cidr.addr())
+                    .or_insert((position, eni, cidr));
+            } else {
+                holders.prefixes.push((position, eni, cidr));
+            }
+        }
+        holders
+    }
+
+    /// The first ENI and CIDR, in ipamd's order, that hold `ip`.
+    fn holder(&self, ip: IpAddr) -> Option<(&'a IpamdEni, &'a IpamdCidr)> {
+        let single = self.by_address.get(&ip).copied();
+        let prefix = self
+            .prefixes
+            .iter()
+            .find(|(_, _, cidr)| cidr.cidr.contains(&ip))
+            .copied();
+        let first = match (single, prefix) {
+            (Some(a), Some(b)) => Some(if a.0 < b.0 { a } else { b }),
+            (a, b) => a.or(b),
+        };
+        first.map(|(_, eni, cidr)| (eni, cidr))
+    }
+}
+
 /// Problems found comparing ipamd's view of `pod_ip` with the table the node routes it through.
 /// Nothing to say when ipamd was not read.
 pub(super) fn cross_check(
     host: &HostIndex<'_>,
-    vpc: Option<&VpcCniState>,
+    holders: &Holders<'_>,
     pod_ip: IpAddr,
     routed_table: Option<u32>,
 ) -> Vec<Problem> {
-    let Some(ipamd) = vpc.and_then(|v| v.ipamd.as_ref()) else {
+    if !holders.read {
         return Vec::new();
-    };
-    let holder = ipamd
-        .network_cards
-        .iter()
-        .flat_map(|card| &card.enis)
-        .find_map(|eni| {
-            eni.cidrs
-                .iter()
-                .find(|c| c.cidr.contains(&pod_ip))
-                .map(|cidr| (eni, cidr))
-        });
+    }
+    let holder = holders.holder(pod_ip);
     let Some((eni, cidr)) = holder else {
         return vec![Problem::new(
             ProblemCode::IpamMismatch,

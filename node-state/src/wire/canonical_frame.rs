@@ -65,6 +65,17 @@ pub fn open_frame(frame: &[u8], max: usize) -> Result<Vec<u8>, FrameError> {
     if declared.is_some_and(|n| n > max) {
         return Err(FrameError::TooLarge { max });
     }
+    if let Some(size) = declared {
+        // One-shot into a buffer of the declared size: no window copies, no context kept. A frame
+        // that does not hold what it declares fails here and gets the streaming path's verdict.
+        let mut raw = Vec::with_capacity(size);
+        // (The Decompressor's method, not the free function: for a Vec it fills the capacity.)
+        let opened = zstd::bulk::Decompressor::new()
+            .and_then(|mut d| d.decompress_to_buffer(frame, &mut raw));
+        if opened.is_ok_and(|n| n == size) {
+            return Ok(raw);
+        }
+    }
     let mut raw = Vec::with_capacity(declared.unwrap_or(0).min(max));
     let decoder =
         zstd::stream::read::Decoder::with_buffer(frame).map_err(FrameError::Decompress)?;

@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use podwire_node_state::MacAddr;
-use podwire_node_state::resolver::{NodeResolution, PodPath, ProblemCode, Wiring};
+use podwire_node_state::resolver::{NodeResolution, PodFacts, PodPath, ProblemCode, Wiring};
 
 use super::diff::Keyed;
 
@@ -45,26 +45,31 @@ impl Attachment {
     /// The columns kept for one resolved pod interface: its in-VPC egress path (the SNAT path is
     /// only in the re-resolved [`PodPath`]).
     pub fn from_path(path: &PodPath) -> Self {
-        let egress = path.egress.as_ref();
-        let mut problems: Vec<ProblemCode> = path.problems.iter().map(|p| p.code).collect();
+        Attachment::from_facts(PodFacts::of(path))
+    }
+
+    /// [`Attachment::from_path`] from the facts [`resolve_facts`] gives (ingest resolves no
+    /// more than these).
+    ///
+    /// [`resolve_facts`]: podwire_node_state::resolver::resolve_facts
+    pub fn from_facts(facts: PodFacts) -> Self {
+        let mut problems = facts.problems;
         problems.sort_by_key(|code| problem_code_str(*code));
         problems.dedup();
         Attachment {
-            netns_inode: path.netns.inode,
-            interface: path.pod_interface.name.clone(),
-            pod_namespace: path.namespace.clone(),
-            pod_name: path.name.clone(),
-            ip: path.pod_interface.ip.map(|net| net.addr()),
-            mac: path.pod_interface.mac,
-            host_veth: path.host_veth.as_ref().map(|l| l.name.clone()),
-            bridge: path.bridge.as_ref().map(|l| l.name.clone()),
-            route_table: egress.and_then(|e| e.table),
-            egress_device: egress
-                .and_then(|e| e.egress_device.as_ref())
-                .map(|l| l.name.clone()),
-            eni_mac: egress.and_then(|e| e.eni_mac),
-            vlan_id: egress.and_then(|e| e.vlan_id),
-            wiring: path.wiring,
+            netns_inode: facts.netns_inode,
+            interface: facts.interface,
+            pod_namespace: facts.namespace,
+            pod_name: facts.name,
+            ip: facts.ip,
+            mac: facts.mac,
+            host_veth: facts.host_veth,
+            bridge: facts.bridge,
+            route_table: facts.table,
+            egress_device: facts.egress_device,
+            eni_mac: facts.eni_mac,
+            vlan_id: facts.vlan_id,
+            wiring: facts.wiring,
             problems,
         }
     }
@@ -107,11 +112,14 @@ impl Keyed for Attachment {
 /// The attachments of a resolved node, one per pod interface. Should the resolver ever report
 /// one interface twice, the first report wins: the store keeps one open interval per interface.
 pub fn attachments_of(resolution: &NodeResolution) -> Vec<Attachment> {
+    attachments_of_facts(resolution.pods.iter().map(PodFacts::of))
+}
+
+/// [`attachments_of`] from the pods' facts, in the resolution's order.
+pub fn attachments_of_facts(pods: impl IntoIterator<Item = PodFacts>) -> Vec<Attachment> {
     let mut seen = std::collections::HashSet::new();
-    resolution
-        .pods
-        .iter()
-        .map(Attachment::from_path)
+    pods.into_iter()
+        .map(Attachment::from_facts)
         .filter(|a| seen.insert(a.key()))
         .collect()
 }

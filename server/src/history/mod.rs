@@ -10,8 +10,8 @@ mod eni;
 mod ipam;
 
 pub use attachment::{
-    Attachment, AttachmentKey, attachments_of, parse_problem_code, parse_wiring, pod_key,
-    problem_code_str,
+    Attachment, AttachmentKey, attachments_of, attachments_of_facts, parse_problem_code,
+    parse_wiring, pod_key, problem_code_str,
 };
 pub use diff::{Diff, Keyed, diff};
 pub use eni::{NodeEni, enis_of};

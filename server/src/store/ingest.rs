@@ -10,13 +10,15 @@
 
 use chrono::{DateTime, Utc};
 use podwire_node_state::NodeSnapshot;
-use podwire_node_state::resolver::NodeResolution;
+use podwire_node_state::resolver::{NodeResolution, PodFacts};
 use podwire_node_state::wire::ContentHash;
 use sqlx::Row;
 
 use super::blob::{BlobEncoding, SnapshotBlob};
 use super::{Store, StoreError, attachment_rows, eni_rows, ipam_rows};
-use crate::history::{Attachment, IpamPool, NodeEni, attachments_of, diff, enis_of, ipam_pools_of};
+use crate::history::{
+    Attachment, IpamPool, NodeEni, attachments_of_facts, diff, enis_of, ipam_pools_of,
+};
 
 /// A node as agents and users name it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -95,15 +97,17 @@ pub struct PreparedSnapshot {
 impl PreparedSnapshot {
     /// Everything to store for `snapshot`, resolved as `resolution`.
     pub fn new(snapshot: &NodeSnapshot, resolution: &NodeResolution) -> Result<Self, StoreError> {
-        Self::with_blob(snapshot, SnapshotBlob::of(snapshot)?, resolution)
+        let pods = resolution.pods.iter().map(PodFacts::of).collect();
+        Self::with_blob(snapshot, SnapshotBlob::of(snapshot)?, pods)
     }
 
     /// [`PreparedSnapshot::new`] with the blob already made (ingest makes it first, to check the
-    /// agent's content hash before spending a resolution on the snapshot).
+    /// agent's content hash before spending a resolution on the snapshot), from the pods' facts
+    /// in resolution order (`resolve_facts`, which is all the history keeps of a resolution).
     pub fn with_blob(
         snapshot: &NodeSnapshot,
         blob: SnapshotBlob,
-        resolution: &NodeResolution,
+        pods: Vec<PodFacts>,
     ) -> Result<Self, StoreError> {
         let identity = &snapshot.node;
         let collected_at = DateTime::<Utc>::from_timestamp_millis(identity.collected_at_unix_ms)
@@ -120,7 +124,7 @@ impl PreparedSnapshot {
             collection_duration_us: i64::try_from(identity.collection_duration_us)
                 .unwrap_or(i64::MAX),
             blob,
-            attachments: attachments_of(resolution),
+            attachments: attachments_of_facts(pods),
             ipam_pools: ipam_pools_of(snapshot),
             enis: enis_of(snapshot),
         })

@@ -7,7 +7,7 @@ use ipnet::IpNet;
 
 use super::ip_text::{net, parse_route, parse_rule};
 use crate::model::*;
-use crate::resolver::{self, NodeResolution, PodPath};
+use crate::resolver::{self, NodeResolution, PodFacts, PodPath};
 
 pub struct Node {
     pub snapshot: NodeSnapshot,
@@ -273,8 +273,13 @@ impl Node {
         &mut self.snapshot.namespaces[pod.ns_index]
     }
 
+    /// The full resolution; every test that resolves also checks that [`resolver::resolve_facts`]
+    /// gives exactly the facts of these paths.
     pub fn resolve(&self) -> NodeResolution {
-        resolver::resolve(&self.snapshot)
+        let resolution = resolver::resolve(&self.snapshot);
+        let facts: Vec<PodFacts> = resolution.pods.iter().map(PodFacts::of).collect();
+        assert_eq!(resolver::resolve_facts(&self.snapshot), facts);
+        resolution
     }
 
     /// The resolved path of the pod named `name`.
