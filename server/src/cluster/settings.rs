@@ -207,6 +207,8 @@ mod tests {
             .map_err(|e| e.to_string())
     }
 
+    // Without the `kube` feature these settings are refused (`without_kube_the_flags_are_refused`).
+    #[cfg(feature = "kube")]
     #[test]
     fn the_api_is_watched_in_a_cluster_or_when_asked() {
         assert!(!settings(&[], false).unwrap().watch);
@@ -221,6 +223,8 @@ mod tests {
         );
     }
 
+    // Without the `kube` feature these settings are refused (`without_kube_the_flags_are_refused`).
+    #[cfg(feature = "kube")]
     #[test]
     fn token_review_names_one_service_account() {
         let review = settings(&["--agent-token-review"], false)
@@ -241,6 +245,20 @@ mod tests {
         ] {
             let err = settings(&["--agent-token-review", flag, value], false).unwrap_err();
             assert!(err.contains(error), "{flag} {value}: {err}");
+        }
+    }
+
+    #[cfg(not(feature = "kube"))]
+    #[test]
+    fn without_kube_the_flags_are_refused() {
+        assert!(!settings(&[], true).unwrap().watch, "auto stays off");
+        for flag in ["--kubernetes", "--agent-token-review"] {
+            let refused = settings(&[flag], false).expect_err("refused without kube");
+            assert_eq!(
+                refused,
+                KubernetesConfigError::NotBuiltIn(flag).to_string(),
+                "{flag}"
+            );
         }
     }
 }
