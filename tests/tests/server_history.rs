@@ -9,22 +9,14 @@ mod common;
 
 use chrono::Utc;
 use common::{
-    Interval, TOKEN, TestDatabase, before, caught_up, differences, ip_holders, logs, netns_path,
-    node_differences, pod_path, pods, quiet_ipv6, settle, snapshot_at, timeline, timeline_faults,
-    token_file, wait_until,
+    Interval, StreamingNode, TestDatabase, assert_no_faults, before, caught_up, differences,
+    ip_holders, logs, node_differences, pod_path, pods, quiet_ipv6, settle, snapshot_at, timeline,
+    timeline_faults, wait_until,
 };
-use podwire_e2e::agent_run::AgentRun;
-use podwire_e2e::relay::NetnsRelay;
-use podwire_e2e::server::{ServerOptions, ServerProcess};
 use podwire_e2e::topology::vpc_cni::{EniSlot, VpcCniNode};
 
 const CLUSTER: &str = "e2e";
 const NODE: &str = "ip-192-168-31-166";
-
-/// Fails with every difference listed.
-fn assert_no_faults(what: &str, faults: &[String]) {
-    assert!(faults.is_empty(), "{what}:\n{}", faults.join("\n"));
-}
 
 #[test]
 fn moving_adding_and_removing_pods_closes_and_opens_intervals_at_the_collection_times() {
@@ -34,27 +26,18 @@ fn moving_adding_and_removing_pods_closes_and_opens_intervals_at_the_collection_
         .expect("build a VPC CNI node");
     quiet_ipv6(&node);
     let db = TestDatabase::create();
-    let tokens = token_file(TOKEN);
-    let server = ServerProcess::start(ServerOptions {
-        database_url: Some(db.url.clone()),
-        token_file: Some(tokens.path().to_owned()),
-        ..ServerOptions::default()
-    })
-    .expect("start podwire-server");
-    let relay = NetnsRelay::start(&netns_path(&node), server.grpc_addr()).expect("relay");
-    let agent = AgentRun::on(&node, &relay.url(), CLUSTER, NODE)
-        .token_file(tokens.path())
-        .start()
-        .expect("start podwire-agent run");
+    let streaming = StreamingNode::start(&node, db.url.clone(), CLUSTER, NODE);
+    let first = streaming.first_listing(&node, CLUSTER, NODE);
+    let StreamingNode {
+        agent,
+        relay: _relay,
+        server,
+        tokens: _tokens,
+    } = streaming;
     let api = server.api();
     let diagnostics = || logs(&server, &[&agent]);
 
     // The node as first collected: every pod open from the first snapshot's collection time.
-    let first = wait_until("every pod listed", diagnostics, || {
-        let listed = pods(&api, CLUSTER, NODE, None);
-        (listed.len() >= node.pods.len()).then_some(listed)
-    });
-    assert_no_faults("the first listing", &node_differences(&first, &node));
     let t0 = first[0].valid_from;
     assert!(
         first

@@ -12,12 +12,9 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use common::{
-    TOKEN, caught_up, logs, netns_path, node_differences, pods, quiet_ipv6, status_of, timeline,
-    timeline_faults, token_file, wait_until,
+    StreamingNode, assert_no_faults, caught_up, logs, node_differences, pods, quiet_ipv6,
+    status_of, timeline, timeline_faults, wait_until,
 };
-use podwire_e2e::agent_run::AgentRun;
-use podwire_e2e::relay::NetnsRelay;
-use podwire_e2e::server::{ServerOptions, ServerProcess};
 use podwire_e2e::topology::vpc_cni::{EniSlot, VpcCniNode};
 use podwire_server::local_postgres::LocalPostgres;
 
@@ -25,10 +22,6 @@ const CLUSTER: &str = "e2e";
 const NODE: &str = "ip-192-168-31-166";
 /// How long Postgres stays away: the scenario, not a measurement.
 const OUTAGE: Duration = Duration::from_secs(30);
-
-fn assert_no_faults(what: &str, faults: &[String]) {
-    assert!(faults.is_empty(), "{what}:\n{}", faults.join("\n"));
-}
 
 #[test]
 fn postgres_away_for_30_seconds_the_server_stays_up_and_the_state_catches_up() {
@@ -57,29 +50,16 @@ fn postgres_away_for_30_seconds_the_server_stays_up_and_the_state_catches_up() {
         .build()
         .expect("build a VPC CNI node");
     quiet_ipv6(&node);
-    let tokens = token_file(TOKEN);
-    let mut server = ServerProcess::start(ServerOptions {
-        database_url: Some(url),
-        token_file: Some(tokens.path().to_owned()),
-        ..ServerOptions::default()
-    })
-    .expect("start podwire-server on the private Postgres");
-    let relay = NetnsRelay::start(&netns_path(&node), server.grpc_addr()).expect("relay");
-    let agent = AgentRun::on(&node, &relay.url(), CLUSTER, NODE)
-        .token_file(tokens.path())
-        .start()
-        .expect("start podwire-agent run");
+    let streaming = StreamingNode::start(&node, url, CLUSTER, NODE);
+    let first = streaming.first_listing(&node, CLUSTER, NODE);
+    let StreamingNode {
+        agent,
+        relay: _relay,
+        mut server,
+        tokens: _tokens,
+    } = streaming;
     let api = server.api();
 
-    let first = wait_until(
-        "every pod listed",
-        || logs(&server, &[&agent]),
-        || {
-            let listed = pods(&api, CLUSTER, NODE, None);
-            (listed.len() >= node.pods.len()).then_some(listed)
-        },
-    );
-    assert_no_faults("the first listing", &node_differences(&first, &node));
     let t0 = first[0].valid_from;
     wait_until(
         "the agent caught up",

@@ -9,20 +9,13 @@ mod common;
 
 use chrono::Utc;
 use common::{
-    TOKEN, TestDatabase, caught_up, differences, logs, netns_path, node_differences, nodes, pods,
-    quiet_ipv6, status_of, timeline, timeline_faults, token_file, wait_until,
+    StreamingNode, TestDatabase, assert_no_faults, caught_up, differences, logs, node_differences,
+    nodes, pods, quiet_ipv6, status_of, timeline, timeline_faults, wait_until,
 };
-use podwire_e2e::agent_run::AgentRun;
-use podwire_e2e::relay::NetnsRelay;
-use podwire_e2e::server::{ServerOptions, ServerProcess};
 use podwire_e2e::topology::vpc_cni::{EniSlot, VpcCniNode};
 
 const CLUSTER: &str = "e2e";
 const NODE: &str = "ip-192-168-31-166";
-
-fn assert_no_faults(what: &str, faults: &[String]) {
-    assert!(faults.is_empty(), "{what}:\n{}", faults.join("\n"));
-}
 
 #[test]
 fn a_killed_and_restarted_server_gets_the_latest_state_and_no_interval_twice() {
@@ -32,29 +25,16 @@ fn a_killed_and_restarted_server_gets_the_latest_state_and_no_interval_twice() {
         .expect("build a VPC CNI node");
     quiet_ipv6(&node);
     let db = TestDatabase::create();
-    let tokens = token_file(TOKEN);
-    let mut server = ServerProcess::start(ServerOptions {
-        database_url: Some(db.url.clone()),
-        token_file: Some(tokens.path().to_owned()),
-        ..ServerOptions::default()
-    })
-    .expect("start podwire-server");
-    let relay = NetnsRelay::start(&netns_path(&node), server.grpc_addr()).expect("relay");
-    let agent = AgentRun::on(&node, &relay.url(), CLUSTER, NODE)
-        .token_file(tokens.path())
-        .start()
-        .expect("start podwire-agent run");
+    let streaming = StreamingNode::start(&node, db.url.clone(), CLUSTER, NODE);
+    let first = streaming.first_listing(&node, CLUSTER, NODE);
+    let StreamingNode {
+        agent,
+        relay: _relay,
+        mut server,
+        tokens: _tokens,
+    } = streaming;
     let api = server.api();
 
-    let first = wait_until(
-        "every pod listed",
-        || logs(&server, &[&agent]),
-        || {
-            let listed = pods(&api, CLUSTER, NODE, None);
-            (listed.len() >= node.pods.len()).then_some(listed)
-        },
-    );
-    assert_no_faults("the first listing", &node_differences(&first, &node));
     let t0 = first[0].valid_from;
     let status = wait_until(
         "the agent connected and caught up",

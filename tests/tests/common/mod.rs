@@ -10,9 +10,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use podwire_e2e::agent_run::RunningAgent;
+use podwire_e2e::agent_run::{AgentRun, RunningAgent};
 use podwire_e2e::api::ApiClient;
-use podwire_e2e::server::ServerProcess;
+use podwire_e2e::relay::NetnsRelay;
+use podwire_e2e::server::{ServerOptions, ServerProcess};
 use podwire_e2e::topology::{BuiltNode, BuiltPod};
 use serde::Deserialize;
 use serde_json::Value;
@@ -518,4 +519,59 @@ pub fn settle(
             })
         },
     )
+}
+
+/// Fails with every difference listed.
+pub fn assert_no_faults(what: &str, faults: &[String]) {
+    assert!(faults.is_empty(), "{what}:\n{}", faults.join("\n"));
+}
+
+/// A built node streaming to a server, as the history tests set it up: `podwire-server` on
+/// `database_url` accepting [`TOKEN`], a relay from the node's namespace to its gRPC port, and
+/// `podwire-agent run` inside the node. Fields drop in order: agent, relay, server, token file.
+pub struct StreamingNode {
+    pub agent: RunningAgent,
+    pub relay: NetnsRelay,
+    pub server: ServerProcess,
+    pub tokens: tempfile::NamedTempFile,
+}
+
+impl StreamingNode {
+    /// Starts the three, the agent reporting as `cluster`/`name`.
+    pub fn start(node: &BuiltNode, database_url: String, cluster: &str, name: &str) -> Self {
+        let tokens = token_file(TOKEN);
+        let server = ServerProcess::start(ServerOptions {
+            database_url: Some(database_url),
+            token_file: Some(tokens.path().to_owned()),
+            ..ServerOptions::default()
+        })
+        .expect("start podwire-server");
+        let relay = NetnsRelay::start(&netns_path(node), server.grpc_addr()).expect("relay");
+        let agent = AgentRun::on(node, &relay.url(), cluster, name)
+            .token_file(tokens.path())
+            .start()
+            .expect("start podwire-agent run");
+        StreamingNode {
+            agent,
+            relay,
+            server,
+            tokens,
+        }
+    }
+
+    /// Waits until the server lists every pod of `node`, checks each against the node as built
+    /// and returns the listing.
+    pub fn first_listing(&self, node: &BuiltNode, cluster: &str, name: &str) -> Vec<Interval> {
+        let api = self.server.api();
+        let first = wait_until(
+            "every pod listed",
+            || logs(&self.server, &[&self.agent]),
+            || {
+                let listed = pods(&api, cluster, name, None);
+                (listed.len() >= node.pods.len()).then_some(listed)
+            },
+        );
+        assert_no_faults("the first listing", &node_differences(&first, node));
+        first
+    }
 }
