@@ -30,19 +30,27 @@ use prost::Message;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const ROUNDS: u32 = 200;
+/// Runs per measurement; `INGEST_COST_ROUNDS` lowers it for a run under valgrind, which counts
+/// instructions instead (`--toggle-collect='*prepare_upload*'`).
+fn rounds() -> u32 {
+    std::env::var("INGEST_COST_ROUNDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(200)
+}
 
-/// Mean CPU time of `f` over [`ROUNDS`] runs, in microseconds: this thread's user + system time,
+/// Mean CPU time of `f` over [`rounds`] runs, in microseconds: this thread's user + system time,
 /// so that other work on the machine does not count (a wall clock would, on a shared 2-core box).
 fn micros<T>(mut f: impl FnMut() -> T) -> f64 {
     for _ in 0..5 {
         black_box(f());
     }
+    let rounds = rounds();
     let started = thread_cpu_time();
-    for _ in 0..ROUNDS {
+    for _ in 0..rounds {
         black_box(f());
     }
-    (thread_cpu_time() - started).as_secs_f64() * 1e6 / f64::from(ROUNDS)
+    (thread_cpu_time() - started).as_secs_f64() * 1e6 / f64::from(rounds)
 }
 
 /// utime + stime of the calling thread, from `/proc/thread-self/stat` (clock ticks of 10 ms: the
@@ -87,7 +95,10 @@ fn main() -> anyhow::Result<()> {
     assert_eq!(resolution.pods.len(), 250);
     assert!(resolution.pods.iter().all(|p| p.problems.is_empty()));
 
-    println!("250-pod VPC CNI node, mean CPU time of {ROUNDS} runs, one thread");
+    println!(
+        "250-pod VPC CNI node, mean CPU time of {} runs, one thread",
+        rounds()
+    );
     println!(
         "  wire: {} B protobuf, {} B zstd-3 on the stream",
         wire_bytes.len(),

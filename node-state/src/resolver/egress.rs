@@ -1,7 +1,7 @@
 //! One egress path: the routing decision for a flow from a pod, the chosen route's device, the
 //! link stack below it down to the NIC and ENI MAC, and how the kernel's own answer compares.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::net::IpAddr;
 
 use super::facts::Detail;

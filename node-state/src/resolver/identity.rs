@@ -1,7 +1,7 @@
 //! Which Kubernetes pod a namespace belongs to: the libcni result cache first, and when no entry
 //! names the pod, the raw facts plus whatever ipamd, its checkpoint or host-local IPAM say.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::net::IpAddr;
 
 use super::path::{PodInterface, Problem, ProblemCode};
@@ -30,7 +30,11 @@ pub(super) struct CniCacheIndex<'a> {
 
 impl<'a> CniCacheIndex<'a> {
     pub(super) fn new(cache: &'a [CniCacheEntry]) -> Self {
-        let mut index = CniCacheIndex::default();
+        let mut index = CniCacheIndex {
+            by_path: HashMap::with_capacity(cache.len()),
+            by_name: HashMap::with_capacity(cache.len()),
+            by_ip: HashMap::with_capacity(cache.len()),
+        };
         for entry in cache {
             if let Some(path) = entry.netns_path.as_deref() {
                 index.by_path.entry(path).or_default().push(entry);

@@ -1,7 +1,7 @@
 //! Lookup structures over the host namespace, built once per resolution so that following 250
 //! pods costs one pass over the node's links, routes and rules rather than one per pod.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::net::IpAddr;
 
 use ipnet::IpNet;

@@ -2,7 +2,7 @@
 //! which table its traffic must use (the primary ENI's pods use `main`, a secondary ENI's pods
 //! its own table, `device number + 1` unless ipamd reports another).
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::net::IpAddr;
 
 use super::index::HostIndex;

@@ -2,7 +2,7 @@
 //! down to the device that carries the traffic off the node, noting a VPC CNI branch ENI on the
 //! way (its `vlan.eth.<id>` link carries the branch ENI's MAC).
 
-use std::collections::HashSet;
+use foldhash::{HashSet, HashSetExt};
 
 use super::index::HostIndex;
 use super::path::{Layer, LinkRef, Problem, ProblemCode};

@@ -36,9 +36,9 @@ mod wiring;
 #[cfg(test)]
 mod tests;
 
+use foldhash::{HashMap, HashSet, HashSetExt};
 use std::cell::RefCell;
 use std::cmp::Ordering;
-use std::collections::{HashMap, HashSet};
 
 pub use facts::PodFacts;
 pub use path::*;
@@ -85,20 +85,28 @@ pub fn resolve(snapshot: &NodeSnapshot) -> NodeResolution {
 /// path's display texts are not built). For a history that keeps only these facts.
 pub fn resolve_facts(snapshot: &NodeSnapshot) -> Vec<PodFacts> {
     let probe = choose_probe(snapshot);
-    resolve_recorded(snapshot, &probe, Detail::Facts)
-        .into_iter()
-        .map(PodFacts::from_path)
-        .collect()
+    let answers = recorded_answers(snapshot);
+    resolve_pods_into(
+        snapshot,
+        &probe,
+        &answers,
+        Detail::Facts,
+        PodFacts::from_path,
+    )
 }
 
 /// The pods' paths checked against the snapshot's recorded kernel answers.
 fn resolve_recorded(snapshot: &NodeSnapshot, probe: &Probe, detail: Detail) -> Vec<PodPath> {
-    let answers: RecordedAnswers<'_> = snapshot
+    resolve_pods(snapshot, probe, &recorded_answers(snapshot), detail)
+}
+
+/// The kernel's answers the snapshot recorded, by question.
+fn recorded_answers(snapshot: &NodeSnapshot) -> RecordedAnswers<'_> {
+    snapshot
         .kernel_routes
         .iter()
         .map(|d| (&d.query, &d.answer))
-        .collect();
-    resolve_pods(snapshot, probe, &answers, detail)
+        .collect()
 }
 
 /// [`resolve`] for a snapshot whose kernel answers are not recorded yet: each question
@@ -177,6 +185,18 @@ fn resolve_pods(
     answers: &dyn KernelAnswers,
     detail: Detail,
 ) -> Vec<PodPath> {
+    resolve_pods_into(snapshot, probe, answers, detail, |path| path)
+}
+
+/// Resolves every pod and makes each path into what the caller keeps of it (`finish`), in
+/// [`pod_order`]: the facts of 250 paths are sorted instead of the paths, which are large values.
+fn resolve_pods_into<T: PodOrder>(
+    snapshot: &NodeSnapshot,
+    probe: &Probe,
+    answers: &dyn KernelAnswers,
+    detail: Detail,
+    finish: impl Fn(PodPath) -> T,
+) -> Vec<T> {
     let mut host = HostIndex::new(snapshot);
     let cache = identity::CniCacheIndex::new(&snapshot.cni.cache);
     let attachments = pods::discover(snapshot, &host, &cache);
@@ -195,21 +215,62 @@ fn resolve_pods(
         detail,
         holders: ipam::Holders::new(snapshot.vpc_cni.as_ref()),
     };
-    let mut paths: Vec<PodPath> = attachments.iter().map(|a| context.resolve_pod(a)).collect();
-    paths.sort_by(pod_order);
-    paths
+    let resolved: Vec<(&NetnsState, T)> = attachments
+        .iter()
+        .map(|a| (a.ns, finish(context.resolve_pod(a))))
+        .collect();
+    // The sort moves indices; each value moves once afterwards.
+    let mut order: Vec<usize> = (0..resolved.len()).collect();
+    order.sort_by(|&a, &b| pod_order(&resolved[a], &resolved[b]));
+    let mut slots: Vec<Option<T>> = resolved.into_iter().map(|(_, t)| Some(t)).collect();
+    order
+        .into_iter()
+        .filter_map(|i| slots.get_mut(i).and_then(Option::take))
+        .collect()
+}
+
+/// What [`pod_order`] reads of a resolved pod besides its namespace.
+trait PodOrder {
+    fn pod_namespace(&self) -> Option<&str>;
+    fn pod_name(&self) -> Option<&str>;
+    fn interface(&self) -> &str;
+}
+
+impl PodOrder for PodPath {
+    fn pod_namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
+    }
+    fn pod_name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+    fn interface(&self) -> &str {
+        &self.pod_interface.name
+    }
+}
+
+impl PodOrder for PodFacts {
+    fn pod_namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
+    }
+    fn pod_name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+    fn interface(&self) -> &str {
+        &self.interface
+    }
 }
 
 /// Identified pods first, by namespace and name; then the rest by netns name; then interface.
-fn pod_order(a: &PodPath, b: &PodPath) -> Ordering {
-    let unknown = |p: &PodPath| p.namespace.is_none() && p.name.is_none();
+fn pod_order<T: PodOrder>(a: &(&NetnsState, T), b: &(&NetnsState, T)) -> Ordering {
+    let ((a_ns, a), (b_ns, b)) = (a, b);
+    let unknown = |p: &T| p.pod_namespace().is_none() && p.pod_name().is_none();
     unknown(a)
         .cmp(&unknown(b))
-        .then_with(|| a.namespace.cmp(&b.namespace))
-        .then_with(|| a.name.cmp(&b.name))
-        .then_with(|| a.netns.name.cmp(&b.netns.name))
-        .then_with(|| a.netns.path.cmp(&b.netns.path))
-        .then_with(|| a.pod_interface.name.cmp(&b.pod_interface.name))
+        .then_with(|| a.pod_namespace().cmp(&b.pod_namespace()))
+        .then_with(|| a.pod_name().cmp(&b.pod_name()))
+        .then_with(|| a_ns.name.cmp(&b_ns.name))
+        .then_with(|| a_ns.path.cmp(&b_ns.path))
+        .then_with(|| a.interface().cmp(b.interface()))
 }
 
 struct Context<'a, 'p> {

@@ -1,7 +1,7 @@
 //! Finding the pods: every veth in a pod namespace whose peer is a host veth pointing back at it,
 //! and the namespaces the CNI cache names that have no such veth at all.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet};
 
 use super::identity::CniCacheIndex;
 use super::index::{HostIndex, global_address};

@@ -10,7 +10,7 @@
 //! and nothing inverts it), so walking the candidates decides exactly what walking every rule
 //! decides; the rule-semantics and ground-truth tests hold the resolver to that.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::net::IpAddr;
 
 use super::index::IndexedRule;
