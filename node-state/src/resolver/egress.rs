@@ -1,8 +1,9 @@
 //! One egress path: the routing decision for a flow from a pod, the chosen route's device, the
 //! link stack below it down to the NIC and ENI MAC, and how the kernel's own answer compares.
 
-use foldhash::HashMap;
 use std::net::IpAddr;
+
+use foldhash::HashMap;
 
 use super::facts::Detail;
 use super::index::HostIndex;

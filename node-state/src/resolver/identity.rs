@@ -1,8 +1,9 @@
 //! Which Kubernetes pod a namespace belongs to: the libcni result cache first, and when no entry
 //! names the pod, the raw facts plus whatever ipamd, its checkpoint or host-local IPAM say.
 
-use foldhash::{HashMap, HashMapExt};
 use std::net::IpAddr;
+
+use foldhash::{HashMap, HashMapExt};
 
 use super::path::{PodInterface, Problem, ProblemCode};
 use crate::model::{CniCacheEntry, NetnsState, NodeSnapshot};

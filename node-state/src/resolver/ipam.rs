@@ -2,8 +2,9 @@
 //! which table its traffic must use (the primary ENI's pods use `main`, a secondary ENI's pods
 //! its own table, `device number + 1` unless ipamd reports another).
 
-use foldhash::HashMap;
 use std::net::IpAddr;
+
+use foldhash::HashMap;
 
 use super::index::HostIndex;
 use super::path::{Problem, ProblemCode};

@@ -53,12 +53,9 @@ pub(super) fn lookup_table<'a>(
     flow: &Flow<'_>,
 ) -> Option<&'a Route> {
     let (destination, source) = (bits(flow.destination), bits(flow.source));
-    host.table(IpFamily::of(&flow.destination), table_id)
-        .iter()
-        .find(|indexed| {
-            indexed.destination.contains(destination)
-                && indexed.route.tos == 0
-                && indexed.source.is_none_or(|prefix| prefix.contains(source))
+    host.route_table(IpFamily::of(&flow.destination), table_id)?
+        .first_match(destination, |indexed| {
+            indexed.route.tos == 0 && indexed.source.is_none_or(|prefix| prefix.contains(source))
         })
         .map(|indexed| indexed.route)
 }

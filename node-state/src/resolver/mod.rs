@@ -36,9 +36,10 @@ mod wiring;
 #[cfg(test)]
 mod tests;
 
-use foldhash::{HashMap, HashSet, HashSetExt};
 use std::cell::RefCell;
 use std::cmp::Ordering;
+
+use foldhash::{HashMap, HashSet, HashSetExt};
 
 pub use facts::PodFacts;
 pub use path::*;
@@ -67,6 +68,7 @@ pub fn choose_probe(snapshot: &NodeSnapshot) -> Probe {
 pub fn kernel_queries(snapshot: &NodeSnapshot, probe: &Probe) -> Vec<KernelRouteQuery> {
     queries_of(&resolve_pods(
         snapshot,
+        HostIndex::new(snapshot),
         probe,
         &RecordedAnswers::default(),
         Detail::Full,
@@ -75,8 +77,15 @@ pub fn kernel_queries(snapshot: &NodeSnapshot, probe: &Probe) -> Vec<KernelRoute
 
 /// Resolves every pod of the snapshot, checking each path against the kernel's recorded answers.
 pub fn resolve(snapshot: &NodeSnapshot) -> NodeResolution {
-    let probe = choose_probe(snapshot);
-    let pods = resolve_recorded(snapshot, &probe, Detail::Full);
+    let host = HostIndex::new(snapshot);
+    let probe = probe::choose(snapshot, &host);
+    let pods = resolve_pods(
+        snapshot,
+        host,
+        &probe,
+        &recorded_answers(snapshot),
+        Detail::Full,
+    );
     NodeResolution { probe, pods }
 }
 
@@ -84,20 +93,17 @@ pub fn resolve(snapshot: &NodeSnapshot) -> NodeResolution {
 /// `resolve(snapshot).pods.iter().map(PodFacts::of)`, for about two thirds of the work (the
 /// path's display texts are not built). For a history that keeps only these facts.
 pub fn resolve_facts(snapshot: &NodeSnapshot) -> Vec<PodFacts> {
-    let probe = choose_probe(snapshot);
+    let host = HostIndex::new(snapshot);
+    let probe = probe::choose(snapshot, &host);
     let answers = recorded_answers(snapshot);
     resolve_pods_into(
         snapshot,
+        host,
         &probe,
         &answers,
         Detail::Facts,
         PodFacts::from_path,
     )
-}
-
-/// The pods' paths checked against the snapshot's recorded kernel answers.
-fn resolve_recorded(snapshot: &NodeSnapshot, probe: &Probe, detail: Detail) -> Vec<PodPath> {
-    resolve_pods(snapshot, probe, &recorded_answers(snapshot), detail)
 }
 
 /// The kernel's answers the snapshot recorded, by question.
@@ -119,12 +125,13 @@ pub fn resolve_asking(
     snapshot: &NodeSnapshot,
     ask: &mut AskKernel<'_>,
 ) -> (NodeResolution, Vec<KernelRouteDecision>) {
-    let probe = choose_probe(snapshot);
+    let host = HostIndex::new(snapshot);
+    let probe = probe::choose(snapshot, &host);
     let answers = AskedAnswers {
         ask: RefCell::new(ask),
         asked: RefCell::default(),
     };
-    let pods = resolve_pods(snapshot, &probe, &answers, Detail::Full);
+    let pods = resolve_pods(snapshot, host, &probe, &answers, Detail::Full);
     let mut asked = answers.asked.into_inner();
     let decisions = queries_of(&pods)
         .into_iter()
@@ -179,25 +186,28 @@ fn queries_of(pods: &[PodPath]) -> Vec<KernelRouteQuery> {
     queries
 }
 
-fn resolve_pods(
-    snapshot: &NodeSnapshot,
+/// Every pod's path, `host` being the snapshot's host index (built once per resolution: the probe
+/// is chosen with it too).
+fn resolve_pods<'a>(
+    snapshot: &'a NodeSnapshot,
+    host: HostIndex<'a>,
     probe: &Probe,
     answers: &dyn KernelAnswers,
     detail: Detail,
 ) -> Vec<PodPath> {
-    resolve_pods_into(snapshot, probe, answers, detail, |path| path)
+    resolve_pods_into(snapshot, host, probe, answers, detail, |path| path)
 }
 
 /// Resolves every pod and makes each path into what the caller keeps of it (`finish`), in
 /// [`pod_order`]: the facts of 250 paths are sorted instead of the paths, which are large values.
-fn resolve_pods_into<T: PodOrder>(
-    snapshot: &NodeSnapshot,
+fn resolve_pods_into<'a, T: PodOrder>(
+    snapshot: &'a NodeSnapshot,
+    mut host: HostIndex<'a>,
     probe: &Probe,
     answers: &dyn KernelAnswers,
     detail: Detail,
     finish: impl Fn(PodPath) -> T,
 ) -> Vec<T> {
-    let mut host = HostIndex::new(snapshot);
     let cache = identity::CniCacheIndex::new(&snapshot.cni.cache);
     let attachments = pods::discover(snapshot, &host, &cache);
     host.set_pod_host_veths(

@@ -44,6 +44,11 @@ impl Prefix {
         net.filter(|n| n.prefix_len() > 0).map(Prefix::of)
     }
 
+    /// The network's address bits: for a host prefix, the address itself.
+    pub(super) fn network(&self) -> u128 {
+        self.network
+    }
+
     pub(super) fn contains(&self, address: u128) -> bool {
         (address ^ self.network) & self.mask == 0
     }

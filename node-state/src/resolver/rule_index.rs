@@ -10,8 +10,9 @@
 //! and nothing inverts it), so walking the candidates decides exactly what walking every rule
 //! decides; the rule-semantics and ground-truth tests hold the resolver to that.
 
-use foldhash::HashMap;
 use std::net::IpAddr;
+
+use foldhash::HashMap;
 
 use super::index::IndexedRule;
 use super::prefix::bits;
