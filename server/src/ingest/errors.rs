@@ -97,7 +97,9 @@ impl IngestError {
             }
             IngestError::NoHello(_) => Status::deadline_exceeded(self.to_string()),
             IngestError::Inbound(status) => inbound_status(status),
-            IngestError::Store(StoreError::Unavailable(_)) => Status::unavailable(self.to_string()),
+            IngestError::Store(err) if err.is_unavailable() => {
+                Status::unavailable(self.to_string())
+            }
             IngestError::Store(StoreError::InvalidSnapshot(what)) => {
                 Status::invalid_argument(format!("invalid SnapshotUpload: {what}"))
             }

@@ -15,7 +15,13 @@ use super::errors::IngestError;
 use super::session::Session;
 use super::upload::UploadWorkers;
 use crate::config::IngestSettings;
-use crate::store::{HeartbeatCoalescer, Store};
+use crate::store::{GroupCommit, HeartbeatCoalescer, Store};
+
+/// Group-commit writer tasks. One: in `bench-ingest` on 2 cores the ingest process, not Postgres,
+/// is the bound, and one writer makes the largest batches (4 snapshots on average, 0.9 ms of
+/// Postgres CPU per snapshot); two made batches of 2.5 (1.05 ms), four of 1.1 (1.9 ms, as
+/// without group commit), at the same throughput.
+const GROUP_COMMIT_WRITERS: usize = 1;
 
 /// Answers queued per stream: the answer to the one message in progress, and the final status.
 const OUTBOX_DEPTH: usize = 2;
@@ -24,6 +30,8 @@ const OUTBOX_DEPTH: usize = 2;
 #[derive(Debug)]
 pub struct Ingest {
     pub(super) store: Store,
+    /// Where sessions' changed snapshots are written, several sessions' in one transaction.
+    pub(super) writer: GroupCommit,
     pub(super) heartbeats: HeartbeatCoalescer,
     pub(super) authenticator: Arc<dyn AgentAuthenticator>,
     pub(super) workers: UploadWorkers,
@@ -34,6 +42,8 @@ pub struct Ingest {
 }
 
 impl Ingest {
+    /// Starts the group-commit writers, so must be called within a Tokio runtime; they stop
+    /// once the last session using this `Ingest` has ended.
     pub fn new(
         store: Store,
         heartbeats: HeartbeatCoalescer,
@@ -43,6 +53,7 @@ impl Ingest {
         shutdown: watch::Receiver<bool>,
     ) -> Self {
         Ingest {
+            writer: GroupCommit::start(store.clone(), GROUP_COMMIT_WRITERS),
             store,
             heartbeats,
             authenticator,

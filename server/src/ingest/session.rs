@@ -204,17 +204,15 @@ impl Session {
             .prepare(&node.key, upload, max_encoding_bytes)
             .await?;
         let known = node.current.take();
-        let outcome = ingest
-            .store
-            .record_prepared_after(&prepared, Utc::now(), known.as_ref())
-            .await?;
+        let content_hash = prepared.content_hash();
+        let (outcome, current) = ingest.writer.record(prepared, Utc::now(), known).await?;
         node.sequence = sequence;
         node.latest = Some(NodeLatest {
             node_id: outcome.node_id(),
-            content_hash: prepared.content_hash(),
+            content_hash,
             snapshot_id: outcome.snapshot_id(),
         });
-        node.current = Some(prepared.into_current_rows());
+        node.current = Some(current);
         let ack_outcome = match outcome {
             StoredOutcome::Stored { opened, closed, .. } => {
                 tracing::debug!(cluster = %node.key.cluster, node = %node.key.name, opened, closed, "snapshot stored");

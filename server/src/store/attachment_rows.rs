@@ -5,6 +5,7 @@ use podwire_node_state::MacAddr;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 
+use super::node_diff::{Counts, NodeDiff, counts_per_node};
 use super::{NodeId, StoreError};
 use crate::history::{
     Attachment, AttachmentKey, parse_problem_code, parse_wiring, problem_code_str,
@@ -73,141 +74,134 @@ pub(crate) async fn open_rows(
     rows.iter().map(decode).collect()
 }
 
-/// The insert of [`replace`]: one row per element of the arrays `$5`…`$19`, of the
-/// node `$1`, from `$2`. A macro so that both statements are static strings.
+/// The insert of [`replace`]: one row per element of the arrays `$5`…`$21`: of the node `$5`,
+/// from `$6`. A macro so that the statement is a static string.
 macro_rules! insert_current {
     () => {
         "INSERT INTO current_pod_attachments (node_id, valid_from, netns_inode, interface, pod_namespace, \
              pod_name, ip, mac, host_veth, bridge, route_table, egress_device, eni_mac, vlan_id, wiring, \
              problem_codes, pod_key) \
-         SELECT $1, $2, t.inode, t.interface, t.ns, t.name, t.ip, t.mac::macaddr, t.veth, t.bridge, t.tbl, \
-             t.egress, t.eni::macaddr, t.vlan, t.wiring::pod_wiring, \
+         SELECT t.node_id, t.at, t.inode, t.interface, t.ns, t.name, t.ip, t.mac::macaddr, t.veth, t.bridge, \
+             t.tbl, t.egress, t.eni::macaddr, t.vlan, t.wiring::pod_wiring, \
              CASE WHEN t.problems = '' THEN NULL ELSE string_to_array(t.problems, ',') END, t.pod_key \
-         FROM unnest($5::int8[], $6::text[], $7::text[], $8::text[], $9::inet[], $10::text[], $11::text[], \
-             $12::text[], $13::int4[], $14::text[], $15::text[], $16::int2[], $17::text[], $18::text[], \
-             $19::int4[]) \
-           AS t(inode, interface, ns, name, ip, mac, veth, bridge, tbl, egress, eni, vlan, wiring, problems, \
-             pod_key)"
+         FROM unnest($5::int4[], $6::timestamptz[], $7::int8[], $8::text[], $9::text[], $10::text[], \
+             $11::inet[], $12::text[], $13::text[], $14::text[], $15::int4[], $16::text[], $17::text[], \
+             $18::int2[], $19::text[], $20::text[], $21::int4[]) \
+           AS t(node_id, at, inode, interface, ns, name, ip, mac, veth, bridge, tbl, egress, eni, vlan, \
+             wiring, problems, pod_key)"
     };
 }
 
-/// Closes the open intervals of the keys `$3`/`$4` of the node `$1` at `$2`: moves them from the
-/// current table to the history.
+/// Closes the open intervals of the keys `$3`/`$4` of the nodes `$1`, each at its `$2`: moves
+/// them from the current table to the history.
 macro_rules! close_current {
     () => {
         "closed AS ( \
-             DELETE FROM current_pod_attachments \
-             WHERE node_id = $1 AND (netns_inode, interface) IN (SELECT * FROM unnest($3::int8[], $4::text[])) \
-             RETURNING *), \
+             DELETE FROM current_pod_attachments c \
+             USING unnest($1::int4[], $2::timestamptz[], $3::int8[], $4::text[]) AS k(node_id, at, inode, interface) \
+             WHERE c.node_id = k.node_id AND c.netns_inode = k.inode AND c.interface = k.interface \
+             RETURNING c.*, k.at), \
          moved AS ( \
          INSERT INTO pod_attachment_history (valid_from, valid_to, netns_inode, node_id, route_table, pod_key, \
              wiring, vlan_id, ip, mac, eni_mac, interface, pod_namespace, pod_name, host_veth, bridge, \
              egress_device, problem_codes) \
-         SELECT valid_from, $2, netns_inode, node_id, route_table, pod_key, wiring, vlan_id, ip, mac, eni_mac, \
+         SELECT valid_from, at, netns_inode, node_id, route_table, pod_key, wiring, vlan_id, ip, mac, eni_mac, \
              interface, pod_namespace, pod_name, host_veth, bridge, egress_device, problem_codes \
          FROM closed)"
     };
 }
 
-/// Binds the arrays of [`insert_current`] (`$5`…`$19`) for `rows`.
+/// Binds the arrays of [`insert_current`] (`$5`…`$21`) for `rows`, each opened for its node at
+/// its time.
 fn bind_rows<'q>(
     query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
-    rows: &'q [Attachment],
+    rows: &[(NodeId, DateTime<Utc>, &'q Attachment)],
 ) -> Result<sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>, StoreError> {
     let inodes: Vec<i64> = rows
         .iter()
-        .map(|a| inode_column(a.netns_inode))
+        .map(|(_, _, a)| inode_column(a.netns_inode))
         .collect::<Result<_, _>>()?;
+    let column = |f: fn(&'q Attachment) -> Option<&'q str>| -> Vec<Option<&'q str>> {
+        rows.iter().map(|&(_, _, a)| f(a)).collect()
+    };
+    let text = |f: fn(&Attachment) -> Option<String>| -> Vec<Option<String>> {
+        rows.iter().map(|&(_, _, a)| f(a)).collect()
+    };
     Ok(query
+        .bind(rows.iter().map(|(node, _, _)| node.0).collect::<Vec<_>>())
+        .bind(rows.iter().map(|(_, at, _)| *at).collect::<Vec<_>>())
         .bind(inodes)
+        .bind(column(|a| Some(a.interface.as_str())))
+        .bind(column(|a| a.pod_namespace.as_deref()))
+        .bind(column(|a| a.pod_name.as_deref()))
+        .bind(rows.iter().map(|(_, _, a)| a.ip).collect::<Vec<_>>())
+        .bind(text(|a| a.mac.map(|m| m.to_string())))
+        .bind(column(|a| a.host_veth.as_deref()))
+        .bind(column(|a| a.bridge.as_deref()))
         .bind(
             rows.iter()
-                .map(|a| a.interface.as_str())
+                .map(|(_, _, a)| a.route_table.map(|t| t as i32))
                 .collect::<Vec<_>>(),
         )
+        .bind(column(|a| a.egress_device.as_deref()))
+        .bind(text(|a| a.eni_mac.map(|m| m.to_string())))
         .bind(
             rows.iter()
-                .map(|a| a.pod_namespace.as_deref())
+                .map(|(_, _, a)| a.vlan_id.map(|v| v as i16))
                 .collect::<Vec<_>>(),
         )
+        .bind(column(|a| Some(a.wiring.as_str())))
         .bind(
             rows.iter()
-                .map(|a| a.pod_name.as_deref())
+                .map(|(_, _, a)| problems_column(a))
                 .collect::<Vec<_>>(),
         )
-        .bind(rows.iter().map(|a| a.ip).collect::<Vec<_>>())
-        .bind(
-            rows.iter()
-                .map(|a| a.mac.map(|m| m.to_string()))
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            rows.iter()
-                .map(|a| a.host_veth.as_deref())
-                .collect::<Vec<_>>(),
-        )
-        .bind(rows.iter().map(|a| a.bridge.as_deref()).collect::<Vec<_>>())
-        .bind(
-            rows.iter()
-                .map(|a| a.route_table.map(|t| t as i32))
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            rows.iter()
-                .map(|a| a.egress_device.as_deref())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            rows.iter()
-                .map(|a| a.eni_mac.map(|m| m.to_string()))
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            rows.iter()
-                .map(|a| a.vlan_id.map(|v| v as i16))
-                .collect::<Vec<_>>(),
-        )
-        .bind(rows.iter().map(|a| a.wiring.as_str()).collect::<Vec<_>>())
-        .bind(rows.iter().map(problems_column).collect::<Vec<_>>())
-        .bind(rows.iter().map(Attachment::pod_key).collect::<Vec<_>>()))
+        .bind(rows.iter().map(|(_, _, a)| a.pod_key()).collect::<Vec<_>>()))
 }
 
-/// Closes the intervals of `close` and opens those of `open`, all at `at`, in one statement (one
-/// round trip): the diff of one snapshot. Returns (closed, opened).
+/// Closes and opens the attachment intervals of every node's diff in `diffs`, each at its node's
+/// time, in one statement (one round trip, however many nodes). Returns (closed, opened) per node.
 pub(crate) async fn replace(
     conn: &mut PgConnection,
-    node: NodeId,
-    close: &[AttachmentKey],
-    open: &[Attachment],
-    at: DateTime<Utc>,
-) -> Result<(u64, u64), StoreError> {
+    diffs: &[NodeDiff],
+) -> Result<Counts, StoreError> {
+    let close: Vec<(NodeId, DateTime<Utc>, &AttachmentKey)> = diffs
+        .iter()
+        .flat_map(|d| d.attachments.close.iter().map(|k| (d.node, d.at, k)))
+        .collect();
+    let open: Vec<(NodeId, DateTime<Utc>, &Attachment)> = diffs
+        .iter()
+        .flat_map(|d| d.attachments.open.iter().map(|a| (d.node, d.at, a)))
+        .collect();
     if close.is_empty() && open.is_empty() {
-        return Ok((0, 0));
+        return Ok(Counts::default());
     }
     let inodes: Vec<i64> = close
         .iter()
-        .map(|k| inode_column(k.netns_inode))
+        .map(|(_, _, k)| inode_column(k.netns_inode))
         .collect::<Result<_, _>>()?;
-    let interfaces: Vec<&str> = close.iter().map(|k| k.interface.as_str()).collect();
     // A changed interval's key is deleted and inserted again by this one statement: the unique
-    // check sees the old row as deleted by this transaction.
+    // check sees the old row as deleted by this transaction. `closed` is read first (the union's
+    // first branch), so the delete runs before the insert.
     let query = sqlx::query(concat!(
         "WITH ",
         close_current!(),
         ", opened AS (",
         insert_current!(),
-        " RETURNING 1) \
-         SELECT (SELECT count(*) FROM closed), (SELECT count(*) FROM opened)"
+        " RETURNING node_id) ",
+        counts_per_node!()
     ))
-    .bind(node.0)
-    .bind(at)
+    .bind(close.iter().map(|(node, _, _)| node.0).collect::<Vec<_>>())
+    .bind(close.iter().map(|(_, at, _)| *at).collect::<Vec<_>>())
     .bind(inodes)
-    .bind(interfaces);
-    let (closed, opened): (i64, i64) = bind_rows(query, open)?
-        .try_map(|row: PgRow| Ok((row.try_get(0)?, row.try_get(1)?)))
-        .fetch_one(conn)
-        .await?;
-    Ok((closed.unsigned_abs(), opened.unsigned_abs()))
+    .bind(
+        close
+            .iter()
+            .map(|(_, _, k)| k.interface.as_str())
+            .collect::<Vec<_>>(),
+    );
+    let rows = bind_rows(query, &open)?.fetch_all(conn).await?;
+    Counts::of_rows(&rows)
 }
 
 /// Problem codes joined with commas (codes are snake_case words, never holding one).

@@ -5,6 +5,7 @@ use podwire_node_state::MacAddr;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 
+use super::node_diff::{Counts, NodeDiff, counts_per_node};
 use super::{NodeId, StoreError};
 use crate::history::NodeEni;
 
@@ -57,86 +58,63 @@ pub(crate) async fn open_rows(
     rows.iter().map(decode).collect()
 }
 
-/// Ends the open intervals of the ENIs `ids` at `at`.
-pub(crate) async fn close(
+/// Closes and opens the ENI intervals of every node's diff in `diffs`, each at its node's time,
+/// in one statement. Returns (closed, opened) per node.
+pub(crate) async fn replace(
     conn: &mut PgConnection,
-    node: NodeId,
-    ids: &[String],
-    at: DateTime<Utc>,
-) -> Result<u64, StoreError> {
-    if ids.is_empty() {
-        return Ok(0);
-    }
-    let result = sqlx::query(
-        "UPDATE node_eni_samples SET valid_to = $2 \
-         WHERE node_id = $1 AND valid_to = 'infinity' AND eni_id = ANY($3)",
-    )
-    .bind(node.0)
-    .bind(at)
-    .bind(ids)
-    .execute(conn)
-    .await?;
-    Ok(result.rows_affected())
-}
-
-pub(crate) async fn open(
-    conn: &mut PgConnection,
-    node: NodeId,
-    enis: &[NodeEni],
-    at: DateTime<Utc>,
-) -> Result<u64, StoreError> {
-    if enis.is_empty() {
-        return Ok(0);
+    diffs: &[NodeDiff],
+) -> Result<Counts, StoreError> {
+    let close: Vec<(NodeId, DateTime<Utc>, &str)> = diffs
+        .iter()
+        .flat_map(|d| d.enis.close.iter().map(|id| (d.node, d.at, id.as_str())))
+        .collect();
+    let open: Vec<(NodeId, DateTime<Utc>, &NodeEni)> = diffs
+        .iter()
+        .flat_map(|d| d.enis.open.iter().map(|e| (d.node, d.at, e)))
+        .collect();
+    if close.is_empty() && open.is_empty() {
+        return Ok(Counts::default());
     }
     let small = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
     let count = |n: i64| i32::try_from(n).unwrap_or(i32::MAX);
-    let result = sqlx::query(
-        "INSERT INTO node_eni_samples (node_id, valid_from, eni_id, network_card, device_number, \
-             route_table, subnet_id, is_primary, is_trunk, device, mac, ip_capacity, assigned) \
-         SELECT $1, $2, t.id, t.card, t.dev, t.tbl, t.subnet, t.prim, t.trunk, t.device, \
-             t.mac::macaddr, t.cap, t.assigned \
-         FROM unnest($3::text[], $4::int4[], $5::int4[], $6::int4[], $7::text[], $8::bool[], \
-             $9::bool[], $10::text[], $11::text[], $12::int4[], $13::int4[]) \
-           AS t(id, card, dev, tbl, subnet, prim, trunk, device, mac, cap, assigned)",
-    )
-    .bind(node.0)
-    .bind(at)
-    .bind(enis.iter().map(|e| e.eni_id.as_str()).collect::<Vec<_>>())
+    let rows = sqlx::query(concat!(
+        "WITH closed AS ( \
+             UPDATE node_eni_samples e SET valid_to = k.at \
+             FROM unnest($1::int4[], $2::timestamptz[], $3::text[]) AS k(node_id, at, eni_id) \
+             WHERE e.node_id = k.node_id AND e.valid_to = 'infinity' AND e.eni_id = k.eni_id \
+             RETURNING e.node_id), \
+         opened AS ( \
+             INSERT INTO node_eni_samples (node_id, valid_from, eni_id, network_card, device_number, \
+                 route_table, subnet_id, is_primary, is_trunk, device, mac, ip_capacity, assigned) \
+             SELECT t.node_id, t.at, t.id, t.card, t.dev, t.tbl, t.subnet, t.prim, t.trunk, t.device, \
+                 t.mac::macaddr, t.cap, t.assigned \
+             FROM unnest($4::int4[], $5::timestamptz[], $6::text[], $7::int4[], $8::int4[], $9::int4[], \
+                 $10::text[], $11::bool[], $12::bool[], $13::text[], $14::text[], $15::int4[], $16::int4[]) \
+               AS t(node_id, at, id, card, dev, tbl, subnet, prim, trunk, device, mac, cap, assigned) \
+             RETURNING node_id) ",
+        counts_per_node!()
+    ))
+    .bind(close.iter().map(|(node, _, _)| node.0).collect::<Vec<_>>())
+    .bind(close.iter().map(|(_, at, _)| *at).collect::<Vec<_>>())
+    .bind(close.iter().map(|(_, _, id)| *id).collect::<Vec<_>>())
+    .bind(open.iter().map(|(node, _, _)| node.0).collect::<Vec<_>>())
+    .bind(open.iter().map(|(_, at, _)| *at).collect::<Vec<_>>())
+    .bind(open.iter().map(|(_, _, e)| e.eni_id.as_str()).collect::<Vec<_>>())
+    .bind(open.iter().map(|(_, _, e)| small(e.network_card)).collect::<Vec<_>>())
+    .bind(open.iter().map(|(_, _, e)| small(e.device_number)).collect::<Vec<_>>())
+    .bind(open.iter().map(|(_, _, e)| small(e.route_table)).collect::<Vec<_>>())
+    .bind(open.iter().map(|(_, _, e)| e.subnet_id.as_deref()).collect::<Vec<_>>())
+    .bind(open.iter().map(|(_, _, e)| e.is_primary).collect::<Vec<_>>())
+    .bind(open.iter().map(|(_, _, e)| e.is_trunk).collect::<Vec<_>>())
+    .bind(open.iter().map(|(_, _, e)| e.device.as_deref()).collect::<Vec<_>>())
     .bind(
-        enis.iter()
-            .map(|e| small(e.network_card))
+        open.iter()
+            .map(|(_, _, e)| e.mac.map(|m| m.to_string()))
             .collect::<Vec<_>>(),
     )
-    .bind(
-        enis.iter()
-            .map(|e| small(e.device_number))
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        enis.iter()
-            .map(|e| small(e.route_table))
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        enis.iter()
-            .map(|e| e.subnet_id.as_deref())
-            .collect::<Vec<_>>(),
-    )
-    .bind(enis.iter().map(|e| e.is_primary).collect::<Vec<_>>())
-    .bind(enis.iter().map(|e| e.is_trunk).collect::<Vec<_>>())
-    .bind(enis.iter().map(|e| e.device.as_deref()).collect::<Vec<_>>())
-    .bind(
-        enis.iter()
-            .map(|e| e.mac.map(|m| m.to_string()))
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        enis.iter()
-            .map(|e| count(e.ip_capacity))
-            .collect::<Vec<_>>(),
-    )
-    .bind(enis.iter().map(|e| count(e.assigned)).collect::<Vec<_>>())
-    .execute(conn)
+    .bind(open.iter().map(|(_, _, e)| count(e.ip_capacity)).collect::<Vec<_>>())
+    .bind(open.iter().map(|(_, _, e)| count(e.assigned)).collect::<Vec<_>>())
+    .fetch_all(conn)
     .await?;
-    Ok(result.rows_affected())
+    Counts::of_rows(&rows)
 }

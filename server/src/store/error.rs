@@ -1,7 +1,9 @@
+use std::sync::Arc;
+
 use crate::store::blob::BlobError;
 
-/// Why a store operation failed. [`StoreError::Unavailable`] is the one a caller may retry as is:
-/// the database could not be reached.
+/// Why a store operation failed. [`StoreError::is_unavailable`] tells those a caller may retry
+/// as is: the database could not be reached.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("the database is unavailable")]
@@ -25,6 +27,23 @@ pub enum StoreError {
     Blob(#[from] BlobError),
     #[error("stored row unreadable: {0}")]
     CorruptRow(String),
+    /// The group commit this write was part of failed; every snapshot in it got this error.
+    #[error("the group commit failed")]
+    Batch(#[source] Arc<StoreError>),
+    /// The group commit's writers are gone (the runtime is stopping).
+    #[error("the group commit writer stopped")]
+    WriterStopped,
+}
+
+impl StoreError {
+    /// Whether the database could not be reached (for this write or its batch): worth retrying.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Unavailable(_) | StoreError::WriterStopped => true,
+            StoreError::Batch(cause) => cause.is_unavailable(),
+            _ => false,
+        }
+    }
 }
 
 impl From<sqlx::Error> for StoreError {

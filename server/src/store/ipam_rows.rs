@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 
+use super::node_diff::{Counts, NodeDiff, counts_per_node};
 use super::{NodeId, StoreError};
 use crate::history::{IpamPool, IpamPoolKey, IpamSource};
 
@@ -33,51 +34,48 @@ pub(crate) async fn open_rows(
     rows.iter().map(decode).collect()
 }
 
-pub(crate) async fn close(
+/// Closes and opens the pool intervals of every node's diff in `diffs`, each at its node's time,
+/// in one statement. Returns (closed, opened) per node.
+pub(crate) async fn replace(
     conn: &mut PgConnection,
-    node: NodeId,
-    keys: &[IpamPoolKey],
-    at: DateTime<Utc>,
-) -> Result<u64, StoreError> {
-    if keys.is_empty() {
-        return Ok(0);
+    diffs: &[NodeDiff],
+) -> Result<Counts, StoreError> {
+    let close: Vec<(NodeId, DateTime<Utc>, &IpamPoolKey)> = diffs
+        .iter()
+        .flat_map(|d| d.ipam_pools.close.iter().map(|k| (d.node, d.at, k)))
+        .collect();
+    let open: Vec<(NodeId, DateTime<Utc>, &IpamPool)> = diffs
+        .iter()
+        .flat_map(|d| d.ipam_pools.open.iter().map(|p| (d.node, d.at, p)))
+        .collect();
+    if close.is_empty() && open.is_empty() {
+        return Ok(Counts::default());
     }
-    let result = sqlx::query(
-        "UPDATE node_ipam_samples SET valid_to = $2 \
-         WHERE node_id = $1 AND valid_to IS NULL \
-           AND (source, pool) IN (SELECT * FROM unnest($3::text[], $4::text[]))",
-    )
-    .bind(node.0)
-    .bind(at)
-    .bind(keys.iter().map(|k| k.source.as_str()).collect::<Vec<_>>())
-    .bind(keys.iter().map(|k| k.pool.as_str()).collect::<Vec<_>>())
-    .execute(conn)
+    let rows = sqlx::query(concat!(
+        "WITH closed AS ( \
+             UPDATE node_ipam_samples s SET valid_to = k.at \
+             FROM unnest($1::int4[], $2::timestamptz[], $3::text[], $4::text[]) AS k(node_id, at, source, pool) \
+             WHERE s.node_id = k.node_id AND s.valid_to IS NULL AND s.source = k.source AND s.pool = k.pool \
+             RETURNING s.node_id), \
+         opened AS ( \
+             INSERT INTO node_ipam_samples (node_id, valid_from, source, pool, assigned, free, total) \
+             SELECT t.* FROM unnest($5::int4[], $6::timestamptz[], $7::text[], $8::text[], $9::int8[], \
+                 $10::int8[], $11::int8[]) AS t(node_id, at, source, pool, assigned, free, total) \
+             RETURNING node_id) ",
+        counts_per_node!()
+    ))
+    .bind(close.iter().map(|(node, _, _)| node.0).collect::<Vec<_>>())
+    .bind(close.iter().map(|(_, at, _)| *at).collect::<Vec<_>>())
+    .bind(close.iter().map(|(_, _, k)| k.source.as_str()).collect::<Vec<_>>())
+    .bind(close.iter().map(|(_, _, k)| k.pool.as_str()).collect::<Vec<_>>())
+    .bind(open.iter().map(|(node, _, _)| node.0).collect::<Vec<_>>())
+    .bind(open.iter().map(|(_, at, _)| *at).collect::<Vec<_>>())
+    .bind(open.iter().map(|(_, _, p)| p.source.as_str()).collect::<Vec<_>>())
+    .bind(open.iter().map(|(_, _, p)| p.pool.as_str()).collect::<Vec<_>>())
+    .bind(open.iter().map(|(_, _, p)| p.assigned).collect::<Vec<_>>())
+    .bind(open.iter().map(|(_, _, p)| p.free).collect::<Vec<_>>())
+    .bind(open.iter().map(|(_, _, p)| p.total).collect::<Vec<_>>())
+    .fetch_all(conn)
     .await?;
-    Ok(result.rows_affected())
-}
-
-pub(crate) async fn open(
-    conn: &mut PgConnection,
-    node: NodeId,
-    pools: &[IpamPool],
-    at: DateTime<Utc>,
-) -> Result<u64, StoreError> {
-    if pools.is_empty() {
-        return Ok(0);
-    }
-    let result = sqlx::query(
-        "INSERT INTO node_ipam_samples (node_id, valid_from, source, pool, assigned, free, total) \
-         SELECT $1, $2, t.* FROM unnest($3::text[], $4::text[], $5::int8[], $6::int8[], $7::int8[]) \
-           AS t(source, pool, assigned, free, total)",
-    )
-    .bind(node.0)
-    .bind(at)
-    .bind(pools.iter().map(|p| p.source.as_str()).collect::<Vec<_>>())
-    .bind(pools.iter().map(|p| p.pool.as_str()).collect::<Vec<_>>())
-    .bind(pools.iter().map(|p| p.assigned).collect::<Vec<_>>())
-    .bind(pools.iter().map(|p| p.free).collect::<Vec<_>>())
-    .bind(pools.iter().map(|p| p.total).collect::<Vec<_>>())
-    .execute(conn)
-    .await?;
-    Ok(result.rows_affected())
+    Counts::of_rows(&rows)
 }

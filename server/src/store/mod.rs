@@ -1,7 +1,8 @@
 //! The Postgres store: nodes and their liveness, content-addressed snapshots, and the derived
 //! history of pod attachments and IP pools with validity intervals.
 //!
-//! Ingest writes through [`Store::record_snapshot`] and the [`HeartbeatCoalescer`]; the API reads
+//! Ingest writes through the [`GroupCommit`] (several sessions' snapshots in one transaction),
+//! [`Store::record_snapshot`] and the [`HeartbeatCoalescer`]; the API reads
 //! the read models in [`queries`]. SQL rows stop here: callers see domain types only. Queries are
 //! built at run time (no `query!` macros, which would need a database at build time), from static
 //! strings only.
@@ -18,9 +19,11 @@ mod ec2_reads;
 mod ec2_rows;
 mod eni_rows;
 mod error;
+mod group_commit;
 mod heartbeat;
 mod ingest;
 mod ipam_rows;
+mod node_diff;
 pub mod queries;
 mod retention;
 
@@ -35,6 +38,7 @@ pub use dashboard_queries::{
 };
 pub use ec2_reads::{FreeSample, NodeInstanceLimits};
 pub use error::StoreError;
+pub use group_commit::GroupCommit;
 pub use heartbeat::HeartbeatCoalescer;
 pub use ingest::{CurrentRows, NodeId, NodeKey, NodeLatest, PreparedSnapshot, StoredOutcome};
 pub use retention::RetentionReport;
