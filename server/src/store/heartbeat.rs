@@ -12,7 +12,7 @@ use super::{NodeId, Store, StoreError};
 
 impl Store {
     /// Moves each node's `last_heartbeat_at` forward to the given time (never back), in one
-    /// statement. Unknown node ids are ignored.
+    /// transaction: the rows locked in id order, then one update. Unknown node ids are ignored.
     pub async fn record_heartbeats(
         &self,
         batch: &[(NodeId, DateTime<Utc>)],
@@ -20,14 +20,23 @@ impl Store {
         if batch.is_empty() {
             return Ok(0);
         }
+        let ids: Vec<i32> = batch.iter().map(|(id, _)| id.0).collect();
+        // The rows are locked in id order first, as ingest's group commit locks its batch's
+        // nodes: an UPDATE … FROM locks them in join order, which could deadlock with a batch.
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT id FROM nodes WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await?;
         let result = sqlx::query(
             "UPDATE nodes n SET last_heartbeat_at = GREATEST(n.last_heartbeat_at, h.at) \
              FROM unnest($1::int4[], $2::timestamptz[]) AS h(id, at) WHERE n.id = h.id",
         )
-        .bind(batch.iter().map(|(id, _)| id.0).collect::<Vec<_>>())
+        .bind(&ids)
         .bind(batch.iter().map(|(_, at)| *at).collect::<Vec<_>>())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(result.rows_affected())
     }
 }
