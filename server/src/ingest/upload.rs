@@ -38,12 +38,15 @@ use std::sync::Arc;
 use podwire_node_state::NodeSnapshot;
 use podwire_node_state::resolver::resolve_facts;
 use podwire_node_state::wire::proto::snapshot_upload::Body;
-use podwire_node_state::wire::{ContentHash, FrameError, open_frame, proto};
+use podwire_node_state::wire::{
+    ContentHash, FrameError, decode_snapshot_directly, open_frame, proto,
+};
 use prost::Message;
 use tokio::sync::Semaphore;
 
 use super::errors::{IngestError, MessageKind};
 use super::limits::{SnapshotLimits, check_snapshot};
+use super::model_limits::within_limits;
 use super::validation::{
     FieldProblem, FieldViolation, FrameProblem, Violation, check_hash, check_identity,
 };
@@ -144,21 +147,27 @@ pub fn prepare_upload(
                 return Err(invalid(Violation::HashMismatch { claimed, computed }));
             }
             let raw_len = raw.len();
-            // Decoded from `Bytes`, the snapshot's addresses and MACs (bytes fields) are views
-            // of the buffer instead of thousands of small copies.
-            let mut wire = proto::NodeSnapshot::decode(prost::bytes::Bytes::from(raw))
-                .map_err(|_| frame(FrameProblem::NotASnapshot))?;
-            // The blob keeps no time: the canonical encoding has it zeroed, and the upload says
-            // it beside the frame.
-            if let Some(identity) = wire.node.as_mut() {
-                if identity.collected_at_unix_ms != 0 || identity.collection_duration_us != 0 {
-                    return Err(frame(FrameProblem::NotCanonical));
+            let snapshot = match decode_directly(&raw, node, &canonical, limits) {
+                Some(snapshot) => snapshot,
+                // Whatever is wrong, the prost path finds it again and names it.
+                None => {
+                    // Decoded from `Bytes`, the snapshot's addresses and MACs (bytes fields) are
+                    // views of the buffer instead of thousands of small copies.
+                    let mut wire = proto::NodeSnapshot::decode(prost::bytes::Bytes::from(raw))
+                        .map_err(|_| frame(FrameProblem::NotASnapshot))?;
+                    if let Some(identity) = wire.node.as_mut() {
+                        if identity.collected_at_unix_ms != 0
+                            || identity.collection_duration_us != 0
+                        {
+                            return Err(frame(FrameProblem::NotCanonical));
+                        }
+                        identity.collected_at_unix_ms = canonical.collected_at_unix_ms;
+                        identity.collection_duration_us = canonical.collection_duration_us;
+                    }
+                    checked(&wire)?;
+                    NodeSnapshot::try_from(wire).map_err(|e| invalid(Violation::Wire(e)))?
                 }
-                identity.collected_at_unix_ms = canonical.collected_at_unix_ms;
-                identity.collection_duration_us = canonical.collection_duration_us;
-            }
-            checked(&wire)?;
-            let snapshot = NodeSnapshot::try_from(wire).map_err(|e| invalid(Violation::Wire(e)))?;
+            };
             let blob = SnapshotBlob {
                 hash: computed,
                 raw_len,
@@ -175,4 +184,27 @@ pub fn prepare_upload(
     }
     let pods = resolve_facts(&snapshot);
     PreparedSnapshot::with_blob(&snapshot, blob, pods).map_err(IngestError::Store)
+}
+
+/// The fast path of a canonical upload: the encoding decoded straight into the model, then the
+/// same rules as the prost path (canonical times, bounds, identity). `None` whenever anything is
+/// wrong, for the prost path to refuse the upload with an error that names the field; it takes
+/// that path too for the rare shapes the direct decoder leaves to prost.
+fn decode_directly(
+    raw: &[u8],
+    node: &NodeKey,
+    canonical: &proto::CanonicalSnapshot,
+    limits: &SnapshotLimits,
+) -> Option<NodeSnapshot> {
+    let mut snapshot = decode_snapshot_directly(raw).ok()?;
+    let identity = &mut snapshot.node;
+    // The blob keeps no time: the canonical encoding has it zeroed, and the upload says it
+    // beside the frame.
+    if identity.collected_at_unix_ms != 0 || identity.collection_duration_us != 0 {
+        return None;
+    }
+    identity.collected_at_unix_ms = canonical.collected_at_unix_ms;
+    identity.collection_duration_us = canonical.collection_duration_us;
+    let ours = identity.cluster == node.cluster && identity.node_name == node.name;
+    (ours && within_limits(&snapshot, limits)).then_some(snapshot)
 }
