@@ -301,19 +301,43 @@ impl<'a> Fields<'a> {
         Fields { rest: encoding }
     }
 
-    /// The next field's number and wire type; `None` at the end of the message.
+    /// The next field's number and wire type; `None` at the end of the message. Inlined into
+    /// every message's loop: called out of line, the call costs as much as the work.
+    #[inline(always)]
     fn next_key(&mut self) -> Decoded<Option<(u32, WireType)>> {
-        if self.rest.is_empty() {
-            return Ok(None);
+        match self.rest.first() {
+            None => Ok(None),
+            // A one-byte key (fields 1 to 15) read here; prost's `decode_key` does the same
+            // checks out of line.
+            Some(&byte) if byte < 0x80 => {
+                self.rest = &self.rest[1..];
+                let wire_type = WireType::try_from(u64::from(byte & 0x07))?;
+                match u32::from(byte >> 3) {
+                    0 => Err(DirectDecodeError::Malformed),
+                    tag => Ok(Some((tag, wire_type))),
+                }
+            }
+            Some(_) => Ok(Some(decode_key(&mut self.rest)?)),
         }
-        Ok(Some(decode_key(&mut self.rest)?))
+    }
+
+    /// A varint: one byte read here (most are), longer ones by prost's `decode_varint`.
+    #[inline(always)]
+    fn raw_varint(&mut self) -> Decoded<u64> {
+        match self.rest.first() {
+            Some(&byte) if byte < 0x80 => {
+                self.rest = &self.rest[1..];
+                Ok(u64::from(byte))
+            }
+            _ => Ok(decode_varint(&mut self.rest)?),
+        }
     }
 
     fn varint(&mut self, wire_type: WireType) -> Decoded<u64> {
         if wire_type != WireType::Varint {
             return Err(DirectDecodeError::Malformed);
         }
-        Ok(decode_varint(&mut self.rest)?)
+        self.raw_varint()
     }
 
     // The narrowing casts below are protobuf's own: a uint32 or int32 sent as a wider varint
@@ -340,7 +364,7 @@ impl<'a> Fields<'a> {
         if wire_type != WireType::LengthDelimited {
             return Err(DirectDecodeError::Malformed);
         }
-        let len = decode_varint(&mut self.rest)?;
+        let len = self.raw_varint()?;
         let len = usize::try_from(len).map_err(|_| DirectDecodeError::Malformed)?;
         if len > self.rest.len() {
             return Err(DirectDecodeError::Malformed);
