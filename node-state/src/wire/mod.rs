@@ -29,10 +29,12 @@ pub mod proto {
 mod canonical_frame;
 mod content_hash;
 mod convert;
+mod direct_decode;
 
 pub use canonical_frame::{CANONICAL_ZSTD_LEVEL, CanonicalFrame, FrameError, open_frame};
 pub use content_hash::{ContentHash, ContentHashLengthError, canonical_encoding, content_hash};
 pub use convert::{FromWireError, WireProblem};
+pub use direct_decode::{DirectDecodeError, decode_snapshot_directly};
 
 /// The codec of the `AgentIngest` stream: the server's service `accept_compressed(COMPRESSION)`
 /// and the agent's client `accept_compressed(COMPRESSION)`. Current agents send uncompressed

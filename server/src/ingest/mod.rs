@@ -10,6 +10,7 @@
 pub mod auth;
 pub mod errors;
 pub mod limits;
+pub mod model_limits;
 mod service;
 mod session;
 #[cfg(feature = "kube")]

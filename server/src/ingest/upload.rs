@@ -14,17 +14,19 @@
 //! the blob when someone reads it. Same walk, same facts (the resolver's tests check each case).
 //!
 //! What a 250-pod upload costs here (the `ingest_cost` example, CPU time of one thread on a busy
-//! 2-core box, with mimalloc and the resolver's rule index): in the canonical form about 2.3 ms in
-//! all, of which about 0.1 ms to decompress (one shot, into the size the frame declares), 0.15 ms
-//! to hash, 0.6 ms to decode the protobuf (from `Bytes`, so addresses and MACs are views of the
-//! buffer), 0.1 ms to check the bounds, 0.5 ms to convert and 0.65 ms to resolve the facts (0.9 ms
-//! for the full paths; ipamd's holders indexed once per resolution). Counted in instructions
-//! (callgrind, 10 uploads), which a busy box does not blur: 30.5 million per upload with the full
-//! resolution and the streaming decompression, 24.8 million with the facts only and one-shot
-//! decompression (the resolution 14.8 → 10.0, the decompression 2.7 → 2.2; SHA-256 left out, which
-//! valgrind runs without the CPU's SHA instructions), before the ipamd index. The plain form takes
-//! 4.2 ms, the canonical encoding and compression included. `bench-ingest` measures the whole
-//! ingest, database included: see the README.
+//! 2-core box, with mimalloc and the resolver's rule index): in the canonical form 1.4–1.5 ms in
+//! all, 2.0–2.15 ms before the direct decoder (two runs each, load average about 4). The
+//! canonical form is decoded straight into the model ([`decode_snapshot_directly`]) and bounded
+//! there ([`within_limits`]); only an upload that fails anything is decoded again by prost, checked
+//! on the wire message and converted, which names what is wrong. Counted in instructions
+//! (callgrind, `INGEST_COST_ROUNDS=2`, inclusive, per canonical upload): the direct decode 6.1
+//! million where prost's decode, the wire bounds check, the conversion and dropping the message
+//! took about 13.8 million (8.5 + 1.9 + 2.4 + 1.0); `prepare_upload` over the example's 7 plain
+//! and 7 canonical uploads 498.6 million instead of 547.3 million, 7.0 million less per
+//! canonical upload. The rest of a canonical upload: opening the frame 2.2 million, resolving the
+//! facts 4.8 million, SHA-256 left out (valgrind runs without the CPU's SHA instructions). The
+//! plain form takes 3.0–3.4 ms, the canonical encoding and compression included. `bench-ingest`
+//! measures the whole ingest, database included: see the README.
 //!
 //! That is too long for an async worker, so it runs under `spawn_blocking`, and at most one
 //! upload per core at a time (a semaphore): a burst of uploads queues for the CPU instead of
@@ -38,12 +40,15 @@ use std::sync::Arc;
 use podwire_node_state::NodeSnapshot;
 use podwire_node_state::resolver::resolve_facts;
 use podwire_node_state::wire::proto::snapshot_upload::Body;
-use podwire_node_state::wire::{ContentHash, FrameError, open_frame, proto};
+use podwire_node_state::wire::{
+    ContentHash, FrameError, decode_snapshot_directly, open_frame, proto,
+};
 use prost::Message;
 use tokio::sync::Semaphore;
 
 use super::errors::{IngestError, MessageKind};
 use super::limits::{SnapshotLimits, check_snapshot};
+use super::model_limits::within_limits;
 use super::validation::{
     FieldProblem, FieldViolation, FrameProblem, Violation, check_hash, check_identity,
 };
@@ -144,21 +149,27 @@ pub fn prepare_upload(
                 return Err(invalid(Violation::HashMismatch { claimed, computed }));
             }
             let raw_len = raw.len();
-            // Decoded from `Bytes`, the snapshot's addresses and MACs (bytes fields) are views
-            // of the buffer instead of thousands of small copies.
-            let mut wire = proto::NodeSnapshot::decode(prost::bytes::Bytes::from(raw))
-                .map_err(|_| frame(FrameProblem::NotASnapshot))?;
-            // The blob keeps no time: the canonical encoding has it zeroed, and the upload says
-            // it beside the frame.
-            if let Some(identity) = wire.node.as_mut() {
-                if identity.collected_at_unix_ms != 0 || identity.collection_duration_us != 0 {
-                    return Err(frame(FrameProblem::NotCanonical));
+            let snapshot = match decode_directly(&raw, node, &canonical, limits) {
+                Some(snapshot) => snapshot,
+                // Whatever is wrong, the prost path finds it again and names it.
+                None => {
+                    // Decoded from `Bytes`, the snapshot's addresses and MACs (bytes fields) are
+                    // views of the buffer instead of thousands of small copies.
+                    let mut wire = proto::NodeSnapshot::decode(prost::bytes::Bytes::from(raw))
+                        .map_err(|_| frame(FrameProblem::NotASnapshot))?;
+                    if let Some(identity) = wire.node.as_mut() {
+                        if identity.collected_at_unix_ms != 0
+                            || identity.collection_duration_us != 0
+                        {
+                            return Err(frame(FrameProblem::NotCanonical));
+                        }
+                        identity.collected_at_unix_ms = canonical.collected_at_unix_ms;
+                        identity.collection_duration_us = canonical.collection_duration_us;
+                    }
+                    checked(&wire)?;
+                    NodeSnapshot::try_from(wire).map_err(|e| invalid(Violation::Wire(e)))?
                 }
-                identity.collected_at_unix_ms = canonical.collected_at_unix_ms;
-                identity.collection_duration_us = canonical.collection_duration_us;
-            }
-            checked(&wire)?;
-            let snapshot = NodeSnapshot::try_from(wire).map_err(|e| invalid(Violation::Wire(e)))?;
+            };
             let blob = SnapshotBlob {
                 hash: computed,
                 raw_len,
@@ -175,4 +186,27 @@ pub fn prepare_upload(
     }
     let pods = resolve_facts(&snapshot);
     PreparedSnapshot::with_blob(&snapshot, blob, pods).map_err(IngestError::Store)
+}
+
+/// The fast path of a canonical upload: the encoding decoded straight into the model, then the
+/// same rules as the prost path (canonical times, bounds, identity). `None` whenever anything is
+/// wrong, for the prost path to refuse the upload with an error that names the field; it takes
+/// that path too for the rare shapes the direct decoder leaves to prost.
+fn decode_directly(
+    raw: &[u8],
+    node: &NodeKey,
+    canonical: &proto::CanonicalSnapshot,
+    limits: &SnapshotLimits,
+) -> Option<NodeSnapshot> {
+    let mut snapshot = decode_snapshot_directly(raw).ok()?;
+    let identity = &mut snapshot.node;
+    // The blob keeps no time: the canonical encoding has it zeroed, and the upload says it
+    // beside the frame.
+    if identity.collected_at_unix_ms != 0 || identity.collection_duration_us != 0 {
+        return None;
+    }
+    identity.collected_at_unix_ms = canonical.collected_at_unix_ms;
+    identity.collection_duration_us = canonical.collection_duration_us;
+    let ours = identity.cluster == node.cluster && identity.node_name == node.name;
+    (ours && within_limits(&snapshot, limits)).then_some(snapshot)
 }

@@ -43,7 +43,7 @@ multicast ff00::/8 dev vlan.eth.1 table local proto kernel metric 256 pref mediu
 
 /// The seed 002 node, with `vlan.eth.1` of the given kind (a real vlan, or the macvlan tests
 /// stand in for it on kernels without 802.1Q).
-fn branch_node(vlan_kind: LinkKind) -> (Node, PodHandle) {
+pub(super) fn branch_node(vlan_kind: LinkKind) -> (Node, PodHandle) {
     let mut node = Node::new();
     node.device("eth0", "02:a5:ee:3d:4a:c9");
     node.device("eth1", "02:27:6e:aa:23:15");
@@ -62,7 +62,7 @@ fn branch_node(vlan_kind: LinkKind) -> (Node, PodHandle) {
     (node, handle)
 }
 
-fn vlan_kinds() -> [(&'static str, LinkKind); 2] {
+pub(super) fn vlan_kinds() -> [(&'static str, LinkKind); 2] {
     [
         (
             "802.1Q vlan",

@@ -8,7 +8,7 @@ use crate::resolver::Wiring;
 
 const ETH0_MAC: &str = "52:54:00:5a:1c:33";
 
-fn kube_router_node() -> Node {
+pub(super) fn kube_router_node() -> Node {
     let mut node = Node::new();
     node.device("eth0", ETH0_MAC);
     node.addr("eth0", "192.168.50.51/24");

@@ -4,6 +4,7 @@
 
 mod branch;
 mod builder;
+mod direct_decode;
 mod discovery;
 mod flannel;
 mod identity;

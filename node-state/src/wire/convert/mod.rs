@@ -11,6 +11,13 @@ mod netns;
 mod snapshot;
 mod vpc_cni;
 
+pub(crate) use netns::{
+    ip_family_from_wire, named_route_type, named_scope, oper_state_from_wire,
+    plain_link_kind_from_wire, rule_verdict_from_wire, vlan_protocol_from_wire,
+};
+pub(crate) use snapshot::error_source_from_wire;
+pub(crate) use vpc_cni::ipamd_shape_from_wire;
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
@@ -137,7 +144,7 @@ fn ip_to_wire(ip: &IpAddr) -> Bytes {
     }
 }
 
-fn ip_from_wire(bytes: &[u8], field: &str) -> Result<IpAddr, FromWireError> {
+pub(crate) fn ip_from_wire(bytes: &[u8], field: &str) -> Result<IpAddr, FromWireError> {
     if let Ok(v4) = <[u8; 4]>::try_from(bytes) {
         Ok(IpAddr::V4(Ipv4Addr::from(v4)))
     } else if let Ok(v6) = <[u8; 16]>::try_from(bytes) {
@@ -170,12 +177,12 @@ fn ips_from_wire(values: Vec<Bytes>, field: &str) -> Result<Vec<IpAddr>, FromWir
 }
 
 fn mac_from_wire(bytes: Option<Bytes>, field: &str) -> Result<Option<MacAddr>, FromWireError> {
-    bytes
-        .map(|b| {
-            MacAddr::from_bytes(&b)
-                .ok_or_else(|| FromWireError::new(field, WireProblem::MacLength { len: b.len() }))
-        })
-        .transpose()
+    bytes.map(|b| mac_from_bytes(&b, field)).transpose()
+}
+
+pub(crate) fn mac_from_bytes(bytes: &[u8], field: &str) -> Result<MacAddr, FromWireError> {
+    MacAddr::from_bytes(bytes)
+        .ok_or_else(|| FromWireError::new(field, WireProblem::MacLength { len: bytes.len() }))
 }
 
 fn mac_to_wire(mac: &Option<MacAddr>) -> Option<Bytes> {
@@ -195,27 +202,35 @@ impl TryFrom<proto::IpPrefix> for IpNet {
     type Error = FromWireError;
 
     fn try_from(wire: proto::IpPrefix) -> Result<Self, FromWireError> {
-        let address = ip_from_wire(&wire.address, "address")?;
-        let max_len: u8 = if address.is_ipv4() { 32 } else { 128 };
-        let too_long = || {
-            FromWireError::new(
-                "prefix_len",
-                WireProblem::PrefixLength {
-                    prefix_len: wire.prefix_len,
-                    max_len,
-                },
-            )
-        };
-        let prefix_len = u8::try_from(wire.prefix_len).map_err(|_| too_long())?;
-        // The lengths were checked above, so these cannot fail; the error is kept all the same.
-        match address {
-            IpAddr::V4(v4) => Ipv4Net::new(v4, prefix_len)
-                .map(IpNet::V4)
-                .map_err(|_| too_long()),
-            IpAddr::V6(v6) => Ipv6Net::new(v6, prefix_len)
-                .map(IpNet::V6)
-                .map_err(|_| too_long()),
-        }
+        prefix_from_wire(&wire.address, wire.prefix_len)
+    }
+}
+
+/// An `IpPrefix`'s two fields as one prefix.
+pub(crate) fn prefix_from_wire(
+    address: &[u8],
+    wire_prefix_len: u32,
+) -> Result<IpNet, FromWireError> {
+    let address = ip_from_wire(address, "address")?;
+    let max_len: u8 = if address.is_ipv4() { 32 } else { 128 };
+    let too_long = || {
+        FromWireError::new(
+            "prefix_len",
+            WireProblem::PrefixLength {
+                prefix_len: wire_prefix_len,
+                max_len,
+            },
+        )
+    };
+    let prefix_len = u8::try_from(wire_prefix_len).map_err(|_| too_long())?;
+    // The lengths were checked above, so these cannot fail; the error is kept all the same.
+    match address {
+        IpAddr::V4(v4) => Ipv4Net::new(v4, prefix_len)
+            .map(IpNet::V4)
+            .map_err(|_| too_long()),
+        IpAddr::V6(v6) => Ipv6Net::new(v6, prefix_len)
+            .map(IpNet::V6)
+            .map_err(|_| too_long()),
     }
 }
 
@@ -238,24 +253,24 @@ fn out_of_range(value: u32, max: u64, field: &str) -> FromWireError {
     )
 }
 
-fn to_u8(value: u32, field: &str) -> Result<u8, FromWireError> {
+pub(crate) fn to_u8(value: u32, field: &str) -> Result<u8, FromWireError> {
     u8::try_from(value).map_err(|_| out_of_range(value, u8::MAX.into(), field))
 }
 
-fn to_u16(value: u32, field: &str) -> Result<u16, FromWireError> {
+pub(crate) fn to_u16(value: u32, field: &str) -> Result<u16, FromWireError> {
     u16::try_from(value).map_err(|_| out_of_range(value, u16::MAX.into(), field))
 }
 
 /// A proto enum number, known to this version.
-fn known_enum<E: TryFrom<i32>>(value: i32, field: &str) -> Result<E, FromWireError> {
+pub(crate) fn known_enum<E: TryFrom<i32>>(value: i32, field: &str) -> Result<E, FromWireError> {
     E::try_from(value)
         .map_err(|_| FromWireError::new(field, WireProblem::UnknownEnumValue { value }))
 }
 
-fn unspecified(field: &str) -> FromWireError {
+pub(crate) fn unspecified(field: &str) -> FromWireError {
     FromWireError::new(field, WireProblem::Unspecified)
 }
 
-fn missing(field: &str) -> FromWireError {
+pub(crate) fn missing(field: &str) -> FromWireError {
     FromWireError::new(field, WireProblem::Missing)
 }

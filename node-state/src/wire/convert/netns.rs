@@ -96,28 +96,13 @@ impl TryFrom<proto::Link> for Link {
     type Error = FromWireError;
 
     fn try_from(wire: proto::Link) -> Result<Self, FromWireError> {
-        use proto::PlainLinkKind as Plain;
         use proto::link::Kind;
         let kind = match wire.kind.ok_or_else(|| missing("kind"))? {
-            Kind::Plain(value) => match known_enum(value, "plain")? {
-                Plain::Unspecified => return Err(unspecified("plain")),
-                Plain::Device => LinkKind::Device,
-                Plain::Loopback => LinkKind::Loopback,
-                Plain::Veth => LinkKind::Veth,
-                Plain::Bridge => LinkKind::Bridge,
-                Plain::Dummy => LinkKind::Dummy,
+            Kind::Plain(value) => plain_link_kind_from_wire(value)?,
+            Kind::Vlan(vlan) => LinkKind::Vlan {
+                id: to_u16(vlan.id, "vlan.id")?,
+                protocol: vlan_protocol_from_wire(vlan.protocol)?,
             },
-            Kind::Vlan(vlan) => {
-                let protocol = match known_enum(vlan.protocol, "vlan.protocol")? {
-                    proto::VlanProtocol::Unspecified => return Err(unspecified("vlan.protocol")),
-                    proto::VlanProtocol::Dot1q => VlanProtocol::Dot1Q,
-                    proto::VlanProtocol::Dot1ad => VlanProtocol::Dot1Ad,
-                };
-                LinkKind::Vlan {
-                    id: to_u16(vlan.id, "vlan.id")?,
-                    protocol,
-                }
-            }
             Kind::Vxlan(vxlan) => LinkKind::Vxlan {
                 vni: vxlan.vni,
                 underlay: vxlan.underlay,
@@ -129,7 +114,7 @@ impl TryFrom<proto::Link> for Link {
             Kind::IpvlanMode(mode) => LinkKind::Ipvlan { mode },
             Kind::Other(name) => LinkKind::Other { name },
         };
-        let oper_state = known_enum::<proto::OperState>(wire.oper_state, "oper_state")?.into();
+        let oper_state = oper_state_from_wire(wire.oper_state)?;
         Ok(Link {
             ifindex: wire.ifindex,
             name: wire.name,
@@ -143,6 +128,32 @@ impl TryFrom<proto::Link> for Link {
             link_netnsid: wire.link_netnsid,
         })
     }
+}
+
+/// A link kind without details, as the `plain` variant of `Link.kind` names it.
+pub(crate) fn plain_link_kind_from_wire(value: i32) -> Result<LinkKind, FromWireError> {
+    use proto::PlainLinkKind as Plain;
+    Ok(match known_enum(value, "plain")? {
+        Plain::Unspecified => return Err(unspecified("plain")),
+        Plain::Device => LinkKind::Device,
+        Plain::Loopback => LinkKind::Loopback,
+        Plain::Veth => LinkKind::Veth,
+        Plain::Bridge => LinkKind::Bridge,
+        Plain::Dummy => LinkKind::Dummy,
+    })
+}
+
+/// `VlanLink.protocol`, named as a field of `Link.kind`.
+pub(crate) fn vlan_protocol_from_wire(value: i32) -> Result<VlanProtocol, FromWireError> {
+    Ok(match known_enum(value, "vlan.protocol")? {
+        proto::VlanProtocol::Unspecified => return Err(unspecified("vlan.protocol")),
+        proto::VlanProtocol::Dot1q => VlanProtocol::Dot1Q,
+        proto::VlanProtocol::Dot1ad => VlanProtocol::Dot1Ad,
+    })
+}
+
+pub(crate) fn oper_state_from_wire(value: i32) -> Result<OperState, FromWireError> {
+    Ok(known_enum::<proto::OperState>(value, "oper_state")?.into())
 }
 
 impl From<VlanProtocol> for proto::VlanProtocol {
@@ -207,7 +218,7 @@ pub(super) fn route_type_to_wire(route_type: RouteType) -> KernelCode<proto::Rou
 }
 
 /// A route type named on the wire; raw numbers need no lookup and become [`RouteType::Other`].
-pub(super) fn named_route_type(value: i32, field: &str) -> Result<RouteType, FromWireError> {
+pub(crate) fn named_route_type(value: i32, field: &str) -> Result<RouteType, FromWireError> {
     use proto::RouteType as W;
     Ok(match known_enum::<W>(value, field)? {
         W::Unspec => RouteType::Unspec,
@@ -237,7 +248,7 @@ fn scope_to_wire(scope: RouteScope) -> KernelCode<proto::RouteScope> {
 }
 
 /// A scope named on the wire; raw numbers become [`RouteScope::Other`].
-fn named_scope(value: i32, field: &str) -> Result<RouteScope, FromWireError> {
+pub(crate) fn named_scope(value: i32, field: &str) -> Result<RouteScope, FromWireError> {
     use proto::RouteScope as W;
     Ok(match known_enum::<W>(value, field)? {
         W::Universe => RouteScope::Universe,
@@ -426,27 +437,36 @@ fn ports_from_wire(
         .in_field(field)
 }
 
+pub(crate) fn ip_family_from_wire(value: i32) -> Result<IpFamily, FromWireError> {
+    Ok(match known_enum(value, "family")? {
+        proto::IpFamily::Unspecified => return Err(unspecified("family")),
+        proto::IpFamily::V4 => IpFamily::V4,
+        proto::IpFamily::V6 => IpFamily::V6,
+    })
+}
+
+/// The `verdict` variant of `PolicyRule.action`.
+pub(crate) fn rule_verdict_from_wire(value: i32) -> Result<RuleAction, FromWireError> {
+    use proto::RuleVerdict as Verdict;
+    Ok(match known_enum(value, "verdict")? {
+        Verdict::Unspecified => return Err(unspecified("verdict")),
+        Verdict::Nop => RuleAction::Nop,
+        Verdict::Blackhole => RuleAction::Blackhole,
+        Verdict::Unreachable => RuleAction::Unreachable,
+        Verdict::Prohibit => RuleAction::Prohibit,
+    })
+}
+
 impl TryFrom<proto::PolicyRule> for PolicyRule {
     type Error = FromWireError;
 
     fn try_from(wire: proto::PolicyRule) -> Result<Self, FromWireError> {
-        use proto::RuleVerdict as Verdict;
         use proto::policy_rule::Action;
-        let family = match known_enum(wire.family, "family")? {
-            proto::IpFamily::Unspecified => return Err(unspecified("family")),
-            proto::IpFamily::V4 => IpFamily::V4,
-            proto::IpFamily::V6 => IpFamily::V6,
-        };
+        let family = ip_family_from_wire(wire.family)?;
         let action = match wire.action.ok_or_else(|| missing("action"))? {
             Action::LookupTable(table) => RuleAction::Lookup { table },
             Action::GotoPriority(priority) => RuleAction::Goto { priority },
-            Action::Verdict(value) => match known_enum(value, "verdict")? {
-                Verdict::Unspecified => return Err(unspecified("verdict")),
-                Verdict::Nop => RuleAction::Nop,
-                Verdict::Blackhole => RuleAction::Blackhole,
-                Verdict::Unreachable => RuleAction::Unreachable,
-                Verdict::Prohibit => RuleAction::Prohibit,
-            },
+            Action::Verdict(value) => rule_verdict_from_wire(value)?,
             Action::OtherAction(code) => RuleAction::Other {
                 code: to_u8(code, "other_action")?,
             },

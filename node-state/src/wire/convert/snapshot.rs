@@ -104,25 +104,28 @@ impl TryFrom<proto::SourceError> for SourceError {
     type Error = FromWireError;
 
     fn try_from(wire: proto::SourceError) -> Result<Self, FromWireError> {
-        use proto::ErrorSource as W;
-        let source = match known_enum(wire.source, "source")? {
-            W::Unspecified => return Err(unspecified("source")),
-            W::NetnsDiscovery => ErrorSource::NetnsDiscovery,
-            W::Netlink => ErrorSource::Netlink,
-            W::CniCache => ErrorSource::CniCache,
-            W::CniConfig => ErrorSource::CniConfig,
-            W::HostLocal => ErrorSource::HostLocal,
-            W::Ipamd => ErrorSource::Ipamd,
-            W::IpamCheckpoint => ErrorSource::IpamCheckpoint,
-            W::KernelRoute => ErrorSource::KernelRoute,
-            W::NodeIdentity => ErrorSource::NodeIdentity,
-        };
         Ok(SourceError {
-            source,
+            source: error_source_from_wire(wire.source)?,
             subject: wire.subject,
             message: wire.message,
         })
     }
+}
+
+pub(crate) fn error_source_from_wire(value: i32) -> Result<ErrorSource, FromWireError> {
+    use proto::ErrorSource as W;
+    Ok(match known_enum(value, "source")? {
+        W::Unspecified => return Err(unspecified("source")),
+        W::NetnsDiscovery => ErrorSource::NetnsDiscovery,
+        W::Netlink => ErrorSource::Netlink,
+        W::CniCache => ErrorSource::CniCache,
+        W::CniConfig => ErrorSource::CniConfig,
+        W::HostLocal => ErrorSource::HostLocal,
+        W::Ipamd => ErrorSource::Ipamd,
+        W::IpamCheckpoint => ErrorSource::IpamCheckpoint,
+        W::KernelRoute => ErrorSource::KernelRoute,
+        W::NodeIdentity => ErrorSource::NodeIdentity,
+    })
 }
 
 impl From<&KernelRouteDecision> for proto::KernelRouteDecision {

@@ -48,17 +48,20 @@ impl TryFrom<proto::IpamdEnis> for IpamdEnis {
     type Error = FromWireError;
 
     fn try_from(wire: proto::IpamdEnis) -> Result<Self, FromWireError> {
-        let shape = match known_enum(wire.shape, "shape")? {
-            proto::IpamdShape::Unspecified => return Err(unspecified("shape")),
-            proto::IpamdShape::Flat => IpamdShape::Flat,
-            proto::IpamdShape::PerNetworkCard => IpamdShape::PerNetworkCard,
-            proto::IpamdShape::PerNetworkCardScrubbed => IpamdShape::PerNetworkCardScrubbed,
-        };
         Ok(IpamdEnis {
-            shape,
+            shape: ipamd_shape_from_wire(wire.shape)?,
             network_cards: repeated(wire.network_cards, "network_cards")?,
         })
     }
+}
+
+pub(crate) fn ipamd_shape_from_wire(value: i32) -> Result<IpamdShape, FromWireError> {
+    Ok(match known_enum(value, "shape")? {
+        proto::IpamdShape::Unspecified => return Err(unspecified("shape")),
+        proto::IpamdShape::Flat => IpamdShape::Flat,
+        proto::IpamdShape::PerNetworkCard => IpamdShape::PerNetworkCard,
+        proto::IpamdShape::PerNetworkCardScrubbed => IpamdShape::PerNetworkCardScrubbed,
+    })
 }
 
 impl From<&IpamdNetworkCard> for proto::IpamdNetworkCard {
