@@ -147,17 +147,7 @@ fn main() -> anyhow::Result<()> {
         1e6 / (whole + unzstd + decode)
     );
     let frame = podwire_node_state::wire::CanonicalFrame::of(&snapshot)?;
-    let canonical_upload = proto::SnapshotUpload {
-        sequence: 1,
-        content_hash: frame.hash.to_wire(),
-        body: Some(proto::snapshot_upload::Body::Canonical(
-            proto::CanonicalSnapshot {
-                zstd_frame: frame.zstd_frame.clone().into(),
-                collected_at_unix_ms: snapshot.node.collected_at_unix_ms,
-                collection_duration_us: snapshot.node.collection_duration_us,
-            },
-        )),
-    };
+    let canonical_upload = frame.upload(1, &snapshot.node);
     let canonical_message = canonical_upload.encode_to_vec();
     let tonic_part = micros(|| proto::SnapshotUpload::decode(canonical_message.as_slice()));
     let open = micros(|| podwire_node_state::wire::open_frame(&frame.zstd_frame, max));

@@ -29,17 +29,7 @@ fn busy(pods: u32) -> NodeSnapshot {
 }
 
 fn canonical_upload(frame: &CanonicalFrame, node: &NodeSnapshot) -> proto::SnapshotUpload {
-    proto::SnapshotUpload {
-        sequence: 1,
-        content_hash: frame.hash.to_wire(),
-        body: Some(proto::snapshot_upload::Body::Canonical(
-            proto::CanonicalSnapshot {
-                zstd_frame: frame.zstd_frame.clone().into(),
-                collected_at_unix_ms: node.node.collected_at_unix_ms,
-                collection_duration_us: node.node.collection_duration_us,
-            },
-        )),
-    }
+    frame.upload(1, &node.node)
 }
 
 fn plain_upload(wire: proto::NodeSnapshot, hash: ContentHash) -> proto::SnapshotUpload {

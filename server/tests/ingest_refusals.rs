@@ -391,17 +391,9 @@ async fn canonical_frames_that_are_damaged_oversized_mislabelled_or_timed_are_re
     // the same node in the canonical form is stored
     let mut agent = open(&server).await;
     agent
-        .send(agent_message::Message::Snapshot(proto::SnapshotUpload {
-            sequence: 1,
-            content_hash: frame.hash.to_wire(),
-            body: Some(proto::snapshot_upload::Body::Canonical(
-                proto::CanonicalSnapshot {
-                    zstd_frame: frame.zstd_frame.clone().into(),
-                    collected_at_unix_ms: node.node.collected_at_unix_ms,
-                    collection_duration_us: node.node.collection_duration_us,
-                },
-            )),
-        }))
+        .send(agent_message::Message::Snapshot(
+            frame.upload(1, &node.node),
+        ))
         .await;
     ack(agent.next().await);
     server.stop().await;

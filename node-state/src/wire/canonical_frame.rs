@@ -7,8 +7,9 @@
 
 use std::io::Read;
 
-use super::{ContentHash, canonical_encoding};
+use super::{ContentHash, canonical_encoding, proto};
 use crate::NodeSnapshot;
+use crate::model::NodeIdentity;
 
 /// zstd's default level: a 250-pod node's 258 KB encode to 43 KB in about 0.4 ms.
 pub const CANONICAL_ZSTD_LEVEL: i32 = 3;
@@ -52,6 +53,29 @@ impl CanonicalFrame {
             raw_len: raw.len(),
             zstd_frame,
         })
+    }
+}
+
+impl CanonicalFrame {
+    /// The upload's body for this frame, with the collection time and duration that the
+    /// canonical encoding leaves out taken from `identity` (the snapshot's).
+    pub fn canonical_snapshot(&self, identity: &NodeIdentity) -> proto::CanonicalSnapshot {
+        proto::CanonicalSnapshot {
+            zstd_frame: self.zstd_frame.clone().into(),
+            collected_at_unix_ms: identity.collected_at_unix_ms,
+            collection_duration_us: identity.collection_duration_us,
+        }
+    }
+
+    /// The upload of this frame as the stream's message number `sequence`.
+    pub fn upload(&self, sequence: u64, identity: &NodeIdentity) -> proto::SnapshotUpload {
+        proto::SnapshotUpload {
+            sequence,
+            content_hash: self.hash.to_wire(),
+            body: Some(proto::snapshot_upload::Body::Canonical(
+                self.canonical_snapshot(identity),
+            )),
+        }
     }
 }
 

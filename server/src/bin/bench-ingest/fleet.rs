@@ -97,11 +97,7 @@ pub fn series(index: u32, pods: u32, changes: usize) -> anyhow::Result<NodeSerie
         let frame = CanonicalFrame::of(&snapshot)?;
         uploads.push(Upload {
             content_hash: frame.hash.to_wire(),
-            canonical: proto::CanonicalSnapshot {
-                zstd_frame: frame.zstd_frame.into(),
-                collected_at_unix_ms: snapshot.node.collected_at_unix_ms,
-                collection_duration_us: snapshot.node.collection_duration_us,
-            },
+            canonical: frame.canonical_snapshot(&snapshot.node),
         });
     }
     Ok(NodeSeries {
