@@ -24,16 +24,18 @@
 //! took about 13.8 million (8.5 + 1.9 + 2.4 + 1.0); `prepare_upload` over the example's 7 plain
 //! and 7 canonical uploads 498.6 million instead of 547.3 million, 7.0 million less per
 //! canonical upload. The rest of a canonical upload: opening the frame 2.2 million, resolving the
-//! facts 4.8 million, SHA-256 left out (valgrind runs without the CPU's SHA instructions). The
+//! facts 3.8 million (8.6 before this stop's resolver work), SHA-256 left out (valgrind runs without the CPU's SHA instructions). The
 //! plain form takes 3.0–3.4 ms, the canonical encoding and compression included. `bench-ingest`
 //! measures the whole ingest, database included: see the README.
 //!
 //! That is too long for an async worker, so it runs under `spawn_blocking`, and at most one
 //! upload per core at a time (a semaphore): a burst of uploads queues for the CPU instead of
-//! starving the heartbeats and the HTTP API of runtime threads; more permits would only make
-//! uploads share the same cores with more buffers allocated. Measured with
-//! `bench-ingest --upload-workers N` on the 2-core box, back to back: 1 permit 153 changed
-//! snapshots/s, 2 permits 190/s, 4 permits 183/s. Nothing here touches the database.
+//! starving the heartbeats and the HTTP API of runtime threads. Measured with
+//! `bench-ingest --upload-workers N --history-rows 10000 --lookups 10 --heartbeat-time 1s` on the
+//! 2-core box, alternating, one run each: 1 permit 336 and 409 changed snapshots/s, 2 permits 557
+//! and 519/s, 3 permits 571 and 626/s. A third permit fills gaps while a core waits, but then
+//! uploads compete with heartbeats and the HTTP API for the cores; one per core stays the default.
+//! Nothing here touches the database.
 
 use std::sync::Arc;
 
