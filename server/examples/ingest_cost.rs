@@ -1,9 +1,7 @@
 //! What one upload of a 250-pod node costs the server, step by step, and what its blob costs the
 //! database: `cargo run --release -p podwire-server --example ingest_cost`.
 //!
-//! With `DATABASE_URL` set (a Postgres the example may create a scratch database on), it also
-//! runs the real ingest on loopback and measures heartbeats per second through it: 50 agents,
-//! each on its own stream, for 3 seconds after a second of warm-up.
+//! The whole ingest, gRPC and database included (heartbeats too), is measured by `bench-ingest`.
 //!
 //! The node is the tests' VPC CNI node builder (`tests/common/vpc_node.rs`): 250 pods over three
 //! ENIs, each with its namespace, veth, routes, rules, CNI cache entry, ipamd address, checkpoint
@@ -12,6 +10,10 @@
 #[path = "../tests/common/vpc_node.rs"]
 #[allow(dead_code, reason = "the example uses part of the tests' builder")]
 mod vpc_node;
+
+#[path = "../src/bin/bench-ingest/cpu.rs"]
+#[allow(dead_code, reason = "the example reads only its own thread's time")]
+mod cpu;
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -53,22 +55,10 @@ fn micros<T>(mut f: impl FnMut() -> T) -> f64 {
     (thread_cpu_time() - started).as_secs_f64() * 1e6 / f64::from(rounds)
 }
 
-/// utime + stime of the calling thread, from `/proc/thread-self/stat` (clock ticks of 10 ms: the
-/// rounds above last seconds, so the resolution is well under 1%).
+/// utime + stime of the calling thread (clock ticks of 10 ms: the rounds above last seconds, so
+/// the resolution is well under 1%).
 fn thread_cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
-    // the fields after "pid (comm) ": state is the first, utime the 12th, stime the 13th
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+    cpu::cpu_time("/proc/thread-self/stat")
 }
 
 fn main() -> anyhow::Result<()> {
@@ -195,13 +185,6 @@ fn main() -> anyhow::Result<()> {
         "  make (encode + SHA-256 + zstd): protobuf {blob_time:.0} µs, JSON {json_make:.0} µs"
     );
     println!("  read back (zstd + decode): protobuf {pb_read:.0} µs, JSON {json_read:.0} µs");
-
-    if let Ok(url) = std::env::var("DATABASE_URL") {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()?
-            .block_on(heartbeats::run(&url, &snapshot))?;
-    }
     Ok(())
 }
 
@@ -211,155 +194,5 @@ fn blob_placeholder() -> SnapshotBlob {
         hash: podwire_node_state::wire::ContentHash([0; 32]),
         raw_len: 0,
         compressed: Vec::new(),
-    }
-}
-
-mod heartbeats {
-    use std::str::FromStr;
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicU64, Ordering};
-
-    use podwire_node_state::NodeSnapshot;
-    use podwire_node_state::wire::proto::agent_ingest_client::AgentIngestClient;
-    use podwire_node_state::wire::proto::{self, agent_message, server_message};
-    use podwire_node_state::wire::{COMPRESSION, content_hash};
-    use podwire_server::config::IngestSettings;
-    use podwire_server::ingest::{
-        Ingest, IngestService, SnapshotLimits, StaticTokens, UploadWorkers,
-    };
-    use podwire_server::store::{HeartbeatCoalescer, Store};
-    use sqlx::postgres::PgConnectOptions;
-    use sqlx::{ConnectOptions, Executor};
-    use tokio::sync::mpsc;
-    use tokio_stream::wrappers::ReceiverStream;
-
-    use super::Duration;
-
-    const AGENTS: u32 = 50;
-    const RUN: Duration = Duration::from_secs(3);
-
-    pub async fn run(url: &str, snapshot: &NodeSnapshot) -> anyhow::Result<()> {
-        let admin = PgConnectOptions::from_str(url)?;
-        let name = format!("podwire_ingest_cost_{}", std::process::id());
-        let mut conn = admin.connect().await?;
-        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .await?;
-        let store = Store::connect_lazy(admin.clone().database(&name));
-        let result = measure(&store, snapshot).await;
-        store.close().await;
-        conn.execute(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE {name} WITH (FORCE)"
-        )))
-        .await?;
-        result
-    }
-
-    async fn measure(store: &Store, snapshot: &NodeSnapshot) -> anyhow::Result<()> {
-        store.migrate().await?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let address = listener.local_addr()?;
-        let heartbeats = HeartbeatCoalescer::new();
-        let (stop, stopping) = tokio::sync::watch::channel(false);
-        let service = IngestService::new(Ingest::new(
-            store.clone(),
-            heartbeats.clone(),
-            Arc::new(StaticTokens::new(["bench"])),
-            UploadWorkers::per_core(SnapshotLimits::default()),
-            IngestSettings {
-                allow_unauthenticated: false,
-                max_message_bytes: 16 << 20,
-                heartbeat_interval: Duration::from_secs(15),
-            },
-            stopping.clone(),
-        ));
-        let server = tokio::spawn(podwire_server::ingest::serve(listener, service, stopping));
-        let flusher = tokio::spawn(heartbeats.run_flusher(
-            store.clone(),
-            Duration::from_secs(1),
-            stop.subscribe(),
-        ));
-
-        let acked = Arc::new(AtomicU64::new(0));
-        let mut agents = tokio::task::JoinSet::new();
-        for i in 0..AGENTS {
-            let mut node = snapshot.clone();
-            node.node.node_name = format!("ip-10-0-{}-{}.ec2.internal", i / 250, i % 250);
-            let acked = acked.clone();
-            agents.spawn(async move { agent(address, node, acked).await });
-        }
-        // the first second: connections, Hellos and the 50 full uploads
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let before = acked.load(Ordering::Relaxed);
-        let started = tokio::time::Instant::now();
-        tokio::time::sleep(RUN).await;
-        let count = acked.load(Ordering::Relaxed) - before;
-        let elapsed = started.elapsed().as_secs_f64();
-        agents.abort_all();
-        let _ = stop.send(true);
-        let _ = server.await;
-        let _ = flusher.await;
-        println!(
-            "heartbeats through the ingest on loopback ({AGENTS} streams, {:.0} s): {:.0}/s",
-            elapsed,
-            count as f64 / elapsed
-        );
-        Ok(())
-    }
-
-    /// Says Hello, uploads its snapshot, then heartbeats back to back, counting acks.
-    async fn agent(
-        address: std::net::SocketAddr,
-        snapshot: NodeSnapshot,
-        acked: Arc<AtomicU64>,
-    ) -> anyhow::Result<()> {
-        let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))?
-            .connect()
-            .await?;
-        let mut client = AgentIngestClient::new(channel)
-            .send_compressed(COMPRESSION)
-            .accept_compressed(COMPRESSION);
-        let (outbox, messages) = mpsc::channel(2);
-        let mut request = tonic::Request::new(ReceiverStream::new(messages));
-        request
-            .metadata_mut()
-            .insert("authorization", "Bearer bench".parse()?);
-        let send = |m| proto::AgentMessage { message: Some(m) };
-        outbox
-            .send(send(agent_message::Message::Hello(proto::Hello {
-                cluster: snapshot.node.cluster.clone(),
-                node: snapshot.node.node_name.clone(),
-                ..Default::default()
-            })))
-            .await?;
-        let mut answers = client.connect(request).await?.into_inner();
-        answers.message().await?;
-        let hash = content_hash(&snapshot);
-        outbox
-            .send(send(agent_message::Message::Snapshot(
-                proto::SnapshotUpload {
-                    sequence: 1,
-                    content_hash: hash.to_wire(),
-                    body: Some(proto::snapshot_upload::Body::Snapshot((&snapshot).into())),
-                },
-            )))
-            .await?;
-        answers.message().await?;
-        for sequence in 2.. {
-            outbox
-                .send(send(agent_message::Message::Heartbeat(proto::Heartbeat {
-                    sequence,
-                    content_hash: hash.to_wire(),
-                })))
-                .await?;
-            match answers.message().await? {
-                Some(proto::ServerMessage {
-                    message: Some(server_message::Message::Ack(_)),
-                }) => {
-                    acked.fetch_add(1, Ordering::Relaxed);
-                }
-                other => anyhow::bail!("unexpected answer {other:?}"),
-            }
-        }
-        Ok(())
     }
 }

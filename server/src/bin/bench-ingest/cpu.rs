@@ -7,7 +7,13 @@ use std::time::Duration;
 
 /// utime + stime of one process, or zero when it is gone.
 fn process_cpu(pid: &str) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    cpu_time(&format!("/proc/{pid}/stat"))
+}
+
+/// utime + stime from a `stat` file of `/proc` (a process's, or `/proc/thread-self/stat` for the
+/// calling thread), in clock ticks of 10 ms; zero when it cannot be read.
+pub fn cpu_time(stat_path: &str) -> Duration {
+    let stat = std::fs::read_to_string(stat_path).unwrap_or_default();
     // the fields after "pid (comm) ": state is the first, utime the 12th, stime the 13th
     let fields: Vec<&str> = stat
         .rsplit_once(')')
